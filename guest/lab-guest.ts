@@ -5,7 +5,7 @@ import path from 'node:path';
 import { type Built, buildModule, buildProgram, type ProgramOptions } from './build.js';
 import { type EventKind, type KernelEvent, consoleExcerpt, describeEvents } from './console.js';
 import { Guest, GuestError, type RunOptions, type RunResult, type Running, scaledMs, sleep } from './guest.js';
-import { repoRoot } from './paths.js';
+import { sourceRoot } from './paths.js';
 
 /** Where uploads land in the guest. */
 export const GUEST_WORKDIR = '/tmp/lab';
@@ -25,7 +25,7 @@ export class LabGuest extends Guest {
 
 	/** Build kernel/<dir> for the guest kernel and upload the .ko (fresh every time). */
 	async prepareModule(dir: string): Promise<LoadedModule> {
-		const build = await buildModule(path.join(repoRoot, 'kernel', dir), this.image.kernelBuildDir);
+		const build = await buildModule(path.join(sourceRoot, 'kernel', dir), this.image.kernelBuildDir);
 		const name = path.basename(build.file, '.ko');
 		const guestPath = `${GUEST_WORKDIR}/${name}.ko`;
 		await this.upload(build.file, guestPath);
@@ -52,7 +52,7 @@ export class LabGuest extends Guest {
 
 	/** Build userspace/<dir> and upload it; returns its path in the guest. */
 	async prepareProgram(dir: string, options: ProgramOptions = {}): Promise<{ build: Built; path: string }> {
-		const build = await buildProgram(path.join(repoRoot, 'userspace', dir), options);
+		const build = await buildProgram(path.join(sourceRoot, 'userspace', dir), options);
 		const guestPath = `${GUEST_WORKDIR}/${path.basename(build.file)}`;
 		await this.upload(build.file, guestPath);
 		return { build, path: guestPath };

@@ -5,6 +5,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/**
+ * Where the exercise sources (userspace/, kernel/, clamav/, fixtures/) are read from: the
+ * repository itself (the solutions), or another tree such as generated starters.
+ */
+export const sourceRoot = path.resolve(process.env.LAB_SOURCE_ROOT ?? repoRoot);
 export const cacheDir = process.env.LAB_CACHE ?? path.join(repoRoot, '.cache');
 export const resultsDir = path.join(repoRoot, 'results');
 
