@@ -5,6 +5,7 @@
 #   lab.mode=agent|shell   agent: serve the host (tests); shell: interactive shell on the console
 #   lab.hostroot=1         mount the host root now (the shell); tests mount it after a restore,
 #                          because a mounted 9p share blocks migration
+#   lab.profile=PATH       shell mode: a script (host path) bash runs at start
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root TERM=linux
 
@@ -17,9 +18,11 @@ while read -r ko; do
 done < /etc/lab-modules
 
 mode=agent
+profile=
 for word in $(cat /proc/cmdline); do
 	case "$word" in
 	lab.mode=*) mode=${word#lab.mode=} ;;
+	lab.profile=*) profile=${word#lab.profile=} ;;
 	lab.hostroot=1) /bin/lab-mount-hostroot ;;
 	esac
 done
@@ -32,7 +35,7 @@ if [ "$mode" = shell ]; then
 	root=$(cat /run/lab-root 2>/dev/null || echo /)
 	echo "lab: interactive guest; 'poweroff -f' or Ctrl-A X leaves."
 	[ "$root" = / ] && exec setsid cttyhack sh -l
-	exec setsid cttyhack chroot "$root" /bin/bash -l
+	exec setsid cttyhack chroot "$root" /bin/bash --rcfile "${profile:-/etc/bash.bashrc}" -i
 fi
 
 port=
