@@ -132,6 +132,11 @@ export class Guest {
 		this.dir = mkdtempSync(path.join(os.tmpdir(), 'lab-guest-'));
 	}
 
+	/** QEMU's process id. */
+	get pid(): number | undefined {
+		return this.proc?.pid;
+	}
+
 	get accel(): Accel {
 		return this.image.accel;
 	}

@@ -1,0 +1,126 @@
+// Self-tests of the guest fixture against a real guest: the agent's protocol, time limits,
+// crash reporting, and that no QEMU outlives its owner.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, inject, test } from 'vitest';
+import { CommandTimeout, Guest, GuestDied, sleep } from './guest.js';
+import { LabGuest } from './lab-guest.js';
+import { repoRoot } from './paths.js';
+
+const { image, snapshot } = inject('lab');
+
+async function withGuest(body: (g: LabGuest) => Promise<void>): Promise<void> {
+	const guest = await LabGuest.start(image, { incoming: snapshot });
+	try {
+		await guest.afterRestore();
+		await body(guest);
+	} finally {
+		await guest.close();
+	}
+}
+
+const alive = (pid: number) => {
+	try {
+		process.kill(pid, 0);
+		return true;
+	} catch {
+		return false;
+	}
+};
+
+describe('the guest agent', () => {
+	test('separates stdout and stderr, reports exit codes and signals', () =>
+		withGuest(async (g) => {
+			const r = await g.run('echo out; echo err >&2; exit 3');
+			expect(r).toMatchObject({ status: 3, stdout: 'out\n', stderr: 'err\n' });
+			expect((await g.run('kill -SEGV $$')).status).toBe(128 + 11);
+		}));
+
+	test('runs commands side by side: a blocked one does not hold up the next', () =>
+		withGuest(async (g) => {
+			const slow = g.spawn('sleep 30');
+			const pid = await slow.pid;
+			expect(await g.procState(pid)).toBe('S');
+			const quick = await g.run('echo quick');
+			expect(quick.stdout).toBe('quick\n');
+			slow.kill(9);
+			expect((await slow.result).status).toBe(137);
+			expect(await g.procState(pid)).toBeUndefined();
+		}));
+
+	test('a background job does not keep its command open', () =>
+		withGuest(async (g) => {
+			const r = await g.run('sleep 60 & echo started');
+			expect(r.stdout).toBe('started\n');
+		}));
+
+	test('carries binary data both ways intact (upload, then 1 MiB of output)', () =>
+		withGuest(async (g) => {
+			const data = randomBytes(1 << 20);
+			await g.put('/tmp/blob', data, 0o600);
+			const r = await g.run('md5sum /tmp/blob; stat -c %a /tmp/blob');
+			const { createHash } = await import('node:crypto');
+			expect(r.stdout).toBe(`${createHash('md5').update(data).digest('hex')}  /tmp/blob\n600\n`);
+			const big = await g.run('head -c 1048576 /dev/zero | tr "\\0" x');
+			expect(big.stdout.length).toBe(1 << 20);
+		}));
+
+	test('runs a command as a normal user', () =>
+		withGuest(async (g) => {
+			expect((await g.run('id -u; id -g', { uid: 1000 })).stdout).toBe('1000\n1000\n');
+		}));
+
+	test('a restored guest has the host clock, not the snapshot clock', () =>
+		withGuest(async (g) => {
+			const guestNow = Number((await g.run('date +%s')).stdout);
+			expect(Math.abs(guestNow - Date.now() / 1000)).toBeLessThan(5);
+		}));
+});
+
+describe('time limits and crashes', () => {
+	test('a command past its limit fails with CommandTimeout and is killed', () =>
+		withGuest(async (g) => {
+			const r = g.spawn('echo begun; exec sleep 100', { timeoutMs: 1500 });
+			const pid = await r.pid;
+			await expect(r.result).rejects.toThrow(CommandTimeout);
+			await expect(r.result).rejects.toThrow(/begun/);
+			await g.waitUntil('the timed-out command to be killed', async () => ((await g.procState(pid)) ? undefined : true), 5000);
+		}));
+
+	test('a kernel panic ends the guest and fails the pending command with the panic', () =>
+		withGuest(async (g) => {
+			const r = g.run('echo 1 > /proc/sys/kernel/sysrq; echo c > /proc/sysrq-trigger; sleep 30');
+			await expect(r).rejects.toThrow(GuestDied);
+			await expect(r).rejects.toThrow(/kernel panic: sysrq triggered crash/);
+			expect(g).toHavePanicked(/sysrq triggered crash/);
+			await expect(g.run('true')).rejects.toThrow(GuestDied);
+		}));
+});
+
+describe('lifetime', () => {
+	test('close() kills QEMU and removes its sockets', async () => {
+		const g = await Guest.start(image, { incoming: snapshot });
+		const dir = g.dir;
+		await g.close();
+		expect(g.hasExited).toBe(true);
+		expect(existsSync(dir)).toBe(false);
+	});
+
+	test('QEMU dies with the process that started it, even by SIGKILL', async () => {
+		// a child process starts a guest, prints QEMU's pid, and is then killed
+		const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'guest/testing/start-and-wait.ts'), snapshot, JSON.stringify(image)], {
+			stdio: ['ignore', 'pipe', 'inherit'],
+		});
+		const qemuPid = await new Promise<number>((resolve, reject) => {
+			child.stdout.on('data', (d) => resolve(Number(String(d).trim())));
+			child.on('exit', (code) => reject(new Error(`helper exited early (${code})`)));
+		});
+		expect(alive(qemuPid)).toBe(true);
+		child.kill('SIGKILL');
+		const deadline = Date.now() + 5000;
+		while (alive(qemuPid) && Date.now() < deadline) await sleep(20);
+		expect(alive(qemuPid), `QEMU ${qemuPid} outlived its parent`).toBe(false);
+	});
+});
