@@ -1,0 +1,70 @@
+// Helpers the chapter 2 specs share: kernel knobs, /proc readings and recorded consoles.
+// They sit on top of the harness (guest/) and would move there if other chapters need them.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { expect } from 'vitest';
+import type { LabGuest } from '../../guest/lab-guest.js';
+import { repoRoot } from '../../guest/paths.js';
+
+/** Write a sysctl through /proc/sys (e.g. "kernel/panic_on_oops") and fail loudly if it is refused. */
+export async function sysctl(guest: LabGuest, name: string, value: string | number): Promise<void> {
+	const file = `/proc/sys/${name.replace(/\./g, '/')}`;
+	const r = await guest.run(`echo ${value} > ${file}`);
+	expect(r.status, `could not set ${file} to ${value}: ${r.output}`).toBe(0);
+}
+
+/** Let every printk level reach the console, so a frozen or dead guest still shows pr_info lines. */
+export function consoleShowsEverything(guest: LabGuest): Promise<void> {
+	return sysctl(guest, 'kernel/printk', 8);
+}
+
+/** The state /proc/modules gives a module ("Live", "Loading", "Unloading"), or undefined if absent. */
+export async function moduleState(guest: LabGuest, name: string): Promise<string | undefined> {
+	const r = await guest.run('cat /proc/modules');
+	const line = r.stdout.split('\n').find((l) => l.split(' ')[0] === name);
+	return line?.split(' ')[4];
+}
+
+/** Signals pending for a process, from /proc/PID/status: the thread's own and the shared set. */
+export async function pendingSignals(guest: LabGuest, pid: number): Promise<{ thread: bigint; shared: bigint } | undefined> {
+	const r = await guest.run(`cat /proc/${pid}/status 2>/dev/null`);
+	const field = (name: string) => /^(\w+):\s+([0-9a-f]+)$/m.exec(r.stdout.split('\n').find((l) => l.startsWith(`${name}:`)) ?? '')?.[2];
+	const thread = field('SigPnd');
+	const shared = field('ShdPnd');
+	if (thread === undefined || shared === undefined) return undefined;
+	return { thread: BigInt(`0x${thread}`), shared: BigInt(`0x${shared}`) };
+}
+
+/** Bit of a signal in a /proc/PID/status mask (signal 9 is 0x100). */
+export const signalBit = (signal: number) => 1n << BigInt(signal - 1);
+
+/** The lines a module printed with pr_fmt ("name: ...") in the kernel log, without the prefix. */
+export async function moduleLog(guest: LabGuest, name: string): Promise<string[]> {
+	const prefix = `${name}: `;
+	return (await guest.dmesg())
+		.split('\n')
+		.filter((l) => l.startsWith(prefix))
+		.map((l) => l.slice(prefix.length));
+}
+
+/** Wait for a promise that must reject with an error of this class; returns the error. */
+export async function rejection<E extends Error>(promise: Promise<unknown>, kind: abstract new (...args: never[]) => E, what: string): Promise<E> {
+	try {
+		await promise;
+	} catch (e) {
+		if (e instanceof kind) return e;
+		throw e;
+	}
+	throw new Error(`expected ${what} to fail with ${kind.name}, but it completed`);
+}
+
+/**
+ * With LAB_RECORD_CONSOLE=1, keep the guest's raw console as fixtures/console/<kind>.log:
+ * real crash logs to unit-test the console classifier with.
+ */
+export function recordConsole(guest: LabGuest, kind: string): void {
+	if (process.env.LAB_RECORD_CONSOLE !== '1') return;
+	const dir = path.join(repoRoot, 'fixtures', 'console');
+	mkdirSync(dir, { recursive: true });
+	writeFileSync(path.join(dir, `${kind}.log`), guest.console);
+}
