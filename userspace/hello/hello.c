@@ -3,6 +3,8 @@
 
 int main(void)
 {
+	/* TODO(1.1) BEGIN: print "Hello world." and a newline to standard output with printf */
 	printf("Hello world.\n");
+	/* TODO(1.1) END */
 	return 0;
 }
