@@ -27,9 +27,10 @@ for word in $(cat /proc/cmdline); do
 	esac
 done
 
-# "quiet" boots at console loglevel 4; let KERN_WARNING and worse reach the console from now on,
-# so WARNINGs, oopses and OOM reports are in the captured log.
-echo 5 > /proc/sys/kernel/printk
+# "quiet" boots at console loglevel 4. From now on everything but debug messages reaches the
+# console, so the captured log holds the evidence: oopses and WARNINGs, but also the user-space
+# segfault and trap lines and the OOM killer's victims, which are KERN_INFO/KERN_ERR.
+echo 7 > /proc/sys/kernel/printk
 
 if [ "$mode" = shell ]; then
 	root=$(cat /run/lab-root 2>/dev/null || echo /)
