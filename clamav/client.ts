@@ -1,0 +1,471 @@
+// A clamd client for the z-protocol (commands "zCOMMAND\0", replies ending in NUL) over a unix
+// socket or TCP. It keeps clamd's own words: a scan ends as clean, found (with the signature) or
+// error (with clamd's reason), while a failure to talk to clamd at all (no daemon, timeout) is
+// thrown as a ClamdError. Only node's standard library, so it bundles for the guest as it is.
+import { createReadStream } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+
+export type ScanResult =
+	| { verdict: 'clean' }
+	/** `signature` without clamd's ".UNOFFICIAL" suffix; `official` is false when clamd added it. */
+	| { verdict: 'found'; signature: string; official: boolean }
+	/** `reason` is clamd's own text, e.g. "File path check failure: No such file or directory." */
+	| { verdict: 'error'; reason: string };
+
+export interface ClamdClientOptions {
+	/** Path of clamd's LocalSocket. */
+	socket?: string;
+	/** TCPAddr and TCPSocket of clamd (instead of `socket`). */
+	host?: string;
+	port?: number;
+	/** Limit for one command, from connecting to the last byte of the reply; default 30 s. */
+	timeoutMs?: number;
+	/**
+	 * Connections open at once (a session holds one until it ends); more wait their turn.
+	 * clamd refuses connections past its listen backlog, so a burst of scans must queue here.
+	 * Default 32.
+	 */
+	maxConnections?: number;
+}
+
+/** What INSTREAM can send: a file (by its path on this machine), bytes, or a stream of bytes. */
+export type StreamSource = string | Uint8Array | AsyncIterable<Uint8Array | string>;
+
+/** clamd could not be reached, did not answer in time, or answered something unexpected. */
+export class ClamdError extends Error {
+	constructor(message: string, options?: { cause?: unknown }) {
+		super(message, options);
+		this.name = new.target.name;
+	}
+}
+export class ClamdTimeout extends ClamdError {}
+/** The bytes to stream could not be read (e.g. the file does not exist); nothing was scanned. */
+export class SourceError extends Error {
+	constructor(message: string, options?: { cause?: unknown }) {
+		super(message, options);
+		this.name = 'SourceError';
+	}
+}
+
+/** The largest INSTREAM chunk we send; clamd accepts any size up to StreamMaxLength. */
+const CHUNK = 64 * 1024;
+const UNOFFICIAL = '.UNOFFICIAL';
+
+/** Parse one reply to a scan of `name` (the path sent, or "stream"). */
+export function parseScanReply(reply: string, name: string): ScanResult {
+	const text = reply.replace(/\0$/, '').replace(/\n$/, '');
+	const body = text.startsWith(`${name}: `) ? text.slice(name.length + 2) : text;
+	if (body === 'OK') return { verdict: 'clean' };
+	if (body.endsWith(' FOUND')) {
+		// the path may hold ": ", a signature name never does
+		const full = body.slice(body.lastIndexOf(': ') + 1, -' FOUND'.length).trim();
+		const official = !full.endsWith(UNOFFICIAL);
+		return { verdict: 'found', signature: official ? full : full.slice(0, -UNOFFICIAL.length), official };
+	}
+	if (body.endsWith(' ERROR')) return { verdict: 'error', reason: body.slice(0, -' ERROR'.length) };
+	// e.g. "COMMAND READ TIMED OUT" or "UNKNOWN COMMAND": not a verdict, so clamd's whole reply
+	return { verdict: 'error', reason: text };
+}
+
+/** A directory scan may send several replies: a finding wins, then an error, else clean. */
+function combine(results: ScanResult[]): ScanResult {
+	return results.find((r) => r.verdict === 'found') ?? results.find((r) => r.verdict === 'error') ?? { verdict: 'clean' };
+}
+
+function checkPath(p: string): void {
+	if (typeof p !== 'string' || !path.isAbsolute(p)) {
+		// clamd would resolve it against its own working directory, not ours
+		throw new TypeError(`clamd needs an absolute path, got ${JSON.stringify(p)}`);
+	}
+	if (p.includes('\0')) throw new TypeError(`a path cannot contain a NUL byte: ${JSON.stringify(p)}`);
+}
+
+/** The 4-byte big-endian length that precedes each INSTREAM chunk. */
+function frameHeader(length: number): Buffer {
+	const h = Buffer.alloc(4);
+	h.writeUInt32BE(length);
+	return h;
+}
+
+/** Counts open connections; past the limit, callers wait in order. */
+class Gate {
+	private open = 0;
+	private waiting: (() => void)[] = [];
+	constructor(private readonly limit: number) {}
+	async enter(): Promise<void> {
+		if (this.open < this.limit) {
+			this.open++;
+			return;
+		}
+		await new Promise<void>((resolve) => this.waiting.push(resolve));
+	}
+	leave(): void {
+		const next = this.waiting.shift();
+		if (next) next(); // the slot passes on: `open` stays the same
+		else this.open--;
+	}
+}
+
+export class ClamdClient {
+	readonly timeoutMs: number;
+	private readonly target: net.NetConnectOpts;
+	private readonly gate: Gate;
+
+	constructor(readonly options: ClamdClientOptions) {
+		if (options.socket && (options.host || options.port)) throw new TypeError('give clamd either a socket path or a host and port, not both');
+		if (options.socket) this.target = { path: options.socket };
+		else if (options.port) this.target = { host: options.host ?? '127.0.0.1', port: options.port };
+		else throw new TypeError('clamd needs a socket path or a TCP port');
+		this.timeoutMs = options.timeoutMs ?? 30_000;
+		const max = options.maxConnections ?? 32;
+		if (!(Number.isInteger(max) && max > 0)) throw new TypeError(`maxConnections must be a positive integer, got ${max}`);
+		this.gate = new Gate(max);
+	}
+
+	/** Where this client connects, for messages. */
+	get address(): string {
+		return 'path' in this.target ? String(this.target.path) : `${this.target.host}:${this.target.port}`;
+	}
+
+	/** Resolves when clamd answers PONG. */
+	async ping(): Promise<void> {
+		const reply = await this.command('PING');
+		if (reply !== 'PONG') throw new ClamdError(`clamd at ${this.address} answered PING with ${JSON.stringify(reply)}`);
+	}
+
+	/** clamd's version line, e.g. "ClamAV 1.4.6" (followed by the database version if it has one). */
+	async version(): Promise<string> {
+		return this.command('VERSION');
+	}
+
+	/** Ask clamd to reload its database; the new one is active a little later. */
+	async reload(): Promise<void> {
+		const reply = await this.command('RELOAD');
+		if (reply !== 'RELOADING') throw new ClamdError(`clamd at ${this.address} answered RELOAD with ${JSON.stringify(reply)}`);
+	}
+
+	/** clamd opens and scans the file (or directory) itself: the path is on clamd's machine. */
+	async scan(absPath: string): Promise<ScanResult> {
+		checkPath(absPath);
+		const replies = await this.exchange(`SCAN ${absPath}`);
+		return combine(replies.map((r) => parseScanReply(r, absPath)));
+	}
+
+	/** Send the bytes to clamd in framed chunks and let it scan them. */
+	async instream(source: StreamSource): Promise<ScanResult> {
+		const replies = await this.exchange('INSTREAM', source);
+		return combine(replies.map((r) => parseScanReply(r, 'stream')));
+	}
+
+	/**
+	 * Many commands on one connection (IDSESSION): scans may be issued without waiting, and each
+	 * gets its own reply. The session holds a connection until end().
+	 */
+	session(): ClamdSession {
+		return new ClamdSession(this);
+	}
+
+	/** A command with a single reply (PING, VERSION, RELOAD). */
+	private async command(name: string): Promise<string> {
+		const replies = await this.exchange(name);
+		if (replies.length !== 1) throw new ClamdError(`clamd at ${this.address} answered ${name} with ${JSON.stringify(replies.join('\n'))}`);
+		return replies[0]!;
+	}
+
+	/** @internal Open a connection inside the concurrency limit; `release` must be called once. */
+	async connect(deadline: Deadline): Promise<{ socket: net.Socket; release: () => void }> {
+		await deadline.race(this.gate.enter(), () => `waiting for a free connection to clamd at ${this.address}`);
+		let released = false;
+		const release = () => {
+			if (!released) (released = true), this.gate.leave();
+		};
+		try {
+			const socket = await deadline.race(
+				new Promise<net.Socket>((resolve, reject) => {
+					const s = net.createConnection(this.target, () => {
+						s.off('error', reject);
+						resolve(s);
+					});
+					s.once('error', reject);
+					deadline.onExpire(() => s.destroy());
+				}),
+				() => `connecting to clamd at ${this.address}`,
+			);
+			socket.once('close', release);
+			return { socket, release };
+		} catch (e) {
+			release();
+			if (e instanceof ClamdError) throw e;
+			throw new ClamdError(`cannot connect to clamd at ${this.address}: ${(e as Error).message}`, { cause: e });
+		}
+	}
+
+	/** One connection, one command (and stream); all replies until clamd closes the connection. */
+	private async exchange(command: string, source?: StreamSource): Promise<string[]> {
+		const deadline = new Deadline(this.timeoutMs);
+		try {
+			const { socket } = await this.connect(deadline);
+			const replies = collectReplies(socket, deadline, () => `waiting for clamd's reply to ${command}`);
+			socket.write(`z${command}\0`);
+			if (source !== undefined) {
+				try {
+					await sendStream(socket, source, deadline, replies.started);
+				} catch (e) {
+					// a write error is clamd closing the connection: its reply (if any) says why
+					if (e instanceof SourceError) {
+						socket.destroy();
+						throw e;
+					}
+				}
+			}
+			return await replies.all;
+		} finally {
+			deadline.clear();
+		}
+	}
+}
+
+/** One time limit shared by the steps of a command. */
+class Deadline {
+	private timer: NodeJS.Timeout;
+	private expired = false;
+	private listeners: (() => void)[] = [];
+	constructor(readonly ms: number) {
+		this.timer = setTimeout(() => {
+			this.expired = true;
+			for (const l of this.listeners) l();
+		}, ms);
+	}
+	onExpire(f: () => void): void {
+		if (this.expired) f();
+		else this.listeners.push(f);
+	}
+	/** `p`, or a ClamdTimeout saying what was being waited for. */
+	race<T>(p: Promise<T>, what: () => string): Promise<T> {
+		return new Promise<T>((resolve, reject) => {
+			this.onExpire(() => reject(new ClamdTimeout(`clamd did not answer within ${this.ms} ms (${what()})`)));
+			p.then(resolve, reject);
+		});
+	}
+	clear(): void {
+		clearTimeout(this.timer);
+		this.listeners = [];
+	}
+}
+
+/** Split a byte stream at NUL; a trailing unterminated text counts as a reply (e.g. "COMMAND READ TIMED OUT\n"). */
+function collectReplies(socket: net.Socket, deadline: Deadline, what: () => string): { all: Promise<string[]>; started: { done: boolean } } {
+	const started = { done: false };
+	const all = deadline.race(
+		new Promise<string[]>((resolve, reject) => {
+			const chunks: Buffer[] = [];
+			socket.on('data', (d: Buffer) => {
+				chunks.push(d);
+				started.done = true;
+			});
+			const finish = () => {
+				const text = Buffer.concat(chunks).toString('utf8');
+				resolve(text.split('\0').filter((r) => r.trim() !== '').map((r) => r.replace(/\n$/, '')));
+			};
+			socket.once('end', finish);
+			socket.once('error', (e: NodeJS.ErrnoException) => {
+				// clamd closes right after refusing a stream: writing then fails, but its reply came first
+				if (chunks.length) finish();
+				else if (e.code === 'EPIPE' || e.code === 'ECONNRESET') {
+					reject(new ClamdError(`clamd closed the connection before replying (${e.code}); a stream over its StreamMaxLength is refused this way`, { cause: e }));
+				} else reject(new ClamdError(`connection to clamd failed: ${e.message}`, { cause: e }));
+			});
+			deadline.onExpire(() => socket.destroy());
+		}),
+		what,
+	);
+	all.catch(() => {});
+	return { all, started };
+}
+
+async function* bytesOf(source: StreamSource): AsyncGenerator<Uint8Array> {
+	if (typeof source === 'string') {
+		yield* createReadStream(source, { highWaterMark: CHUNK });
+	} else if (source instanceof Uint8Array) {
+		yield source;
+	} else {
+		for await (const piece of source) yield typeof piece === 'string' ? Buffer.from(piece) : piece;
+	}
+}
+
+/** Write the source as INSTREAM chunks and the zero-length terminator, minding backpressure. */
+async function sendStream(socket: net.Socket, source: StreamSource, deadline: Deadline, replied: { done: boolean }): Promise<void> {
+	const pieces = bytesOf(source);
+	const write = (b: Uint8Array) =>
+		new Promise<void>((resolve, reject) => {
+			socket.write(b, (e) => (e ? reject(e) : resolve()));
+		});
+	let expired = false;
+	deadline.onExpire(() => {
+		expired = true;
+		void pieces.return(undefined);
+	});
+	for (;;) {
+		const next = await deadline.race(
+			pieces.next().catch((e: Error) => {
+				throw new SourceError(`cannot read what was to be streamed to clamd: ${e.message}`, { cause: e });
+			}),
+			() => 'reading the stream to send',
+		);
+		if (next.done || expired) break;
+		const bytes = next.value;
+		for (let off = 0; off < bytes.length; off += CHUNK) {
+			// a zero-length chunk would end the stream early, so empty pieces are skipped
+			const part = bytes.subarray(off, off + CHUNK);
+			if (replied.done || socket.destroyed) return;
+			await write(frameHeader(part.length));
+			await write(part);
+			// let a pending reply (clamd refusing the stream) be read before writing more
+			await new Promise((r) => setImmediate(r));
+		}
+	}
+	if (!replied.done && !socket.destroyed) await write(frameHeader(0));
+}
+
+interface SessionPending {
+	name: string;
+	resolve: (r: ScanResult) => void;
+	reject: (e: Error) => void;
+	timer?: NodeJS.Timeout;
+}
+
+/**
+ * An IDSESSION connection. clamd numbers the commands of a session 1, 2, ... in the order it
+ * reads them and prefixes each reply with that number, so replies may come back in any order.
+ */
+export class ClamdSession {
+	private conn?: Promise<net.Socket>;
+	private release?: () => void;
+	private pending = new Map<number, SessionPending>();
+	private sent = 0;
+	/** Commands are written one after another: a stream must not interleave with another command. */
+	private writing: Promise<unknown> = Promise.resolve();
+	private ended = false;
+	private buffer = '';
+
+	constructor(private readonly client: ClamdClient) {}
+
+	/** Scan a file on clamd's machine within the session. */
+	scan(absPath: string): Promise<ScanResult> {
+		checkPath(absPath);
+		return this.submit(`SCAN ${absPath}`, absPath);
+	}
+
+	/** Stream bytes to clamd within the session. */
+	instream(source: StreamSource): Promise<ScanResult> {
+		return this.submit('INSTREAM', 'stream', source);
+	}
+
+	/** Finish: waits for the replies still due, then closes the connection. */
+	async end(): Promise<void> {
+		if (this.ended) return;
+		this.ended = true;
+		await this.writing.catch(() => {});
+		const pending = [...this.pending.values()].map(
+			(p) => new Promise<void>((r) => {
+				const { resolve, reject } = p;
+				p.resolve = (v) => (resolve(v), r());
+				p.reject = (e) => (reject(e), r());
+			}),
+		);
+		await Promise.all(pending);
+		const socket = this.conn ? await this.conn.catch(() => undefined) : undefined;
+		if (socket && !socket.destroyed) {
+			const closed = new Promise((r) => socket.once('close', r));
+			socket.end('zEND\0');
+			await closed;
+		}
+		this.release?.();
+	}
+
+	/** Connect on first use, and again after clamd closed an idle session (IdleTimeout). */
+	private connection(): Promise<net.Socket> {
+		if (!this.conn) {
+			const deadline = new Deadline(this.client.timeoutMs);
+			this.sent = 0;
+			this.buffer = '';
+			const conn = this.client.connect(deadline).then(({ socket, release }) => {
+				deadline.clear();
+				this.release = release;
+				socket.write('zIDSESSION\0');
+				socket.on('data', (d: Buffer) => this.onData(d.toString('utf8')));
+				socket.on('error', () => {}); // reported by 'close'
+				socket.once('close', () => {
+					if (this.conn === conn) this.conn = undefined;
+					this.failAll(new ClamdError('clamd closed the session'));
+				});
+				return socket;
+			});
+			conn.catch(() => {
+				if (this.conn === conn) this.conn = undefined;
+			});
+			this.conn = conn;
+		}
+		return this.conn;
+	}
+
+	private submit(command: string, name: string, source?: StreamSource): Promise<ScanResult> {
+		if (this.ended) return Promise.reject(new ClamdError('the session has ended'));
+		const result = new Promise<ScanResult>((resolve, reject) => {
+			const turn = this.writing.then(async () => {
+				const socket = await this.connection();
+				const id = ++this.sent;
+				const entry: SessionPending = { name, resolve, reject };
+				this.pending.set(id, entry);
+				entry.timer = setTimeout(() => {
+					// the connection's state is unknown now: close it, failing what else was waiting
+					socket.destroy();
+					this.fail(id, new ClamdTimeout(`clamd did not answer within ${this.client.timeoutMs} ms (${command} in a session)`));
+				}, this.client.timeoutMs);
+				socket.write(`z${command}\0`);
+				if (source !== undefined) {
+					const deadline = new Deadline(this.client.timeoutMs);
+					try {
+						await sendStream(socket, source, deadline, { done: false });
+					} catch (e) {
+						// clamd still waits for the rest of the stream: this connection is lost
+						this.fail(id, e as Error);
+						socket.destroy();
+					} finally {
+						deadline.clear();
+					}
+				}
+			});
+			this.writing = turn.catch(reject);
+		});
+		return result;
+	}
+
+	private onData(text: string): void {
+		this.buffer += text;
+		let nul: number;
+		while ((nul = this.buffer.indexOf('\0')) >= 0) {
+			const reply = this.buffer.slice(0, nul);
+			this.buffer = this.buffer.slice(nul + 1);
+			const m = /^(\d+): ([\s\S]*)$/.exec(reply);
+			const entry = m ? this.pending.get(Number(m[1])) : undefined;
+			if (!m || !entry) continue;
+			this.pending.delete(Number(m[1]));
+			clearTimeout(entry.timer);
+			entry.resolve(parseScanReply(m[2]!, entry.name));
+		}
+	}
+
+	private fail(id: number, error: Error): void {
+		const entry = this.pending.get(id);
+		if (!entry) return;
+		this.pending.delete(id);
+		clearTimeout(entry.timer);
+		entry.reject(error);
+	}
+
+	private failAll(error: Error): void {
+		for (const id of [...this.pending.keys()]) this.fail(id, error);
+	}
+}
