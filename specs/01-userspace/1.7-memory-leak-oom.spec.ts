@@ -1,0 +1,37 @@
+import { expect } from 'vitest';
+import { lesson } from '../../guest/lesson.js';
+import { describeStatus, expectNoWarnings, expectSystemFine, startBystanders } from './support.js';
+
+lesson(
+	{
+		id: '1.7',
+		title: { en: 'A memory leak ends with the OOM killer killing the leaker only', ja: 'メモリリークは OOM killer がリークしたプロセスだけを殺して終わる' },
+		hint: {
+			en: 'userspace/leak/leak.c: loop forever: malloc 1 MiB, write one byte in every 4096-byte page of it through a volatile pointer, and never free it. When the guest runs out of memory the kernel\'s OOM killer kills the biggest process, the leaker (status 137), and every other process lives on.',
+			ja: 'userspace/leak/leak.c: 1 MiB を malloc し、volatile ポインタ経由で 4096 バイトのページごとに 1 バイトずつ書き込み、決して free しない、を無限に繰り返してください。ゲストのメモリが尽きるとカーネルの OOM killer が一番大きなプロセス、つまりリークしたプロセスを殺し（終了ステータス 137）、他のプロセスは生き続けます。',
+		},
+		files: ['userspace/leak/leak.c'],
+	},
+	async ({ vm }) => {
+		const guest = await vm.guest(); // 256 MiB
+		const program = await guest.prepareProgram('leak', { static: true });
+		expectNoWarnings(program.build, 'leak');
+		// started before the leak: a sleeper, and two programs holding real memory of their own
+		const bystanders = await startBystanders(guest, [8, 16]);
+
+		const leak = guest.spawn(`exec ${program.path}`);
+		const pid = await leak.pid;
+		const { status, stderr } = await leak.result;
+		expect(status, `leak should be killed by the OOM killer with SIGKILL (137), but it ended with ${describeStatus(status)}: ${stderr}`).toBe(137);
+
+		// the kernel names the leaker as its one victim, and it had eaten most of memory
+		const victim = await guest.waitForEvent('oom-kill', () => true, 10_000);
+		expect(victim, 'the OOM killer should pick the leaker').toMatchObject({ victim: 'leak', pid });
+		const kills = guest.events().filter((e) => e.kind === 'oom-kill');
+		expect(kills, 'the OOM killer should kill only the leaker').toHaveLength(1);
+		const anonRss = Number(/Killed process \d+ \(leak\) .*anon-rss:(\d+)kB/.exec(guest.console)?.[1]);
+		expect(anonRss, 'the leaker should have held over 100 MiB when it was killed (anon-rss, KiB)').toBeGreaterThan(100 * 1024);
+
+		await expectSystemFine(guest, bystanders);
+	},
+);
