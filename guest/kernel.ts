@@ -67,7 +67,13 @@ export function pickKernelVersion(): string {
 
 /** The uncompressed ELF inside a Debian (XZ-compressed) bzImage. */
 export function extractVmlinux(bzImage: string): Buffer {
-	const image = readFileSync(bzImage);
+	let image: Buffer;
+	try {
+		image = readFileSync(bzImage);
+	} catch (e) {
+		if ((e as NodeJS.ErrnoException).code !== 'EACCES') throw e;
+		throw new Error(`cannot read ${bzImage}: Debian keeps kernel images readable by root only. Run the first \`npm test\` as root (the extracted kernel is cached), or: sudo chmod a+r ${bzImage}`);
+	}
 	const at = image.indexOf(XZ_MAGIC);
 	if (at < 0) throw new Error(`${bzImage}: no XZ stream found; only XZ-compressed kernels (Debian's) are supported`);
 	// --single-stream: the bzImage goes on after the XZ stream; xz would call that trailing garbage.

@@ -37,7 +37,7 @@ function installPackages() {
 	const command = `apt-get install -y ${missing.join(' ')}`;
 	if (process.getuid?.() !== 0) {
 		say(`missing Debian packages: ${missing.join(' ')}`);
-		say(`run this as root, then try again:\n\n    sudo apt-get update && sudo ${command}\n`);
+		say(`run this as root, then try again:\n\n    sudo ${command}\n`);
 		process.exit(1);
 	}
 	const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
