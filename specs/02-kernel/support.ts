@@ -2,6 +2,7 @@
 // They sit on top of the harness (guest/) and would move there if other chapters need them.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { Parser } from 'tap-parser';
 import { expect } from 'vitest';
 import type { LabGuest } from '../../guest/lab-guest.js';
 import { repoRoot } from '../../guest/paths.js';
@@ -67,4 +68,24 @@ export function recordConsole(guest: LabGuest, kind: string): void {
 	const dir = path.join(repoRoot, 'fixtures', 'console');
 	mkdirSync(dir, { recursive: true });
 	writeFileSync(path.join(dir, `${kind}.log`), guest.console);
+}
+
+/** One TAP test point a guest-side program or module reported. */
+export interface TapPoint {
+	id: number;
+	ok: boolean;
+	name: string;
+}
+
+/** Parse flat TAP (plan, "ok N - name" lines, "#" comments) with tap-parser. */
+export function parseTap(text: string): { points: TapPoint[]; planned: number; comments: string[] } {
+	const points: TapPoint[] = [];
+	const comments: string[] = [];
+	let planned = -1;
+	const parser = new Parser();
+	parser.on('assert', (r: { id: number; ok: boolean; name: string }) => points.push({ id: r.id, ok: r.ok, name: r.name }));
+	parser.on('plan', (p: { end: number }) => (planned = p.end));
+	parser.on('comment', (c: string) => comments.push(c.replace(/^#\s*/, '').trim()));
+	parser.end(text);
+	return { points, planned, comments };
 }
