@@ -42,7 +42,7 @@ describe('the guest agent', () => {
 		withGuest(async (g) => {
 			const slow = g.spawn('sleep 30');
 			const pid = await slow.pid;
-			expect(await g.procState(pid)).toBe('S');
+			await g.waitForState(pid, 'S');
 			const quick = await g.run('echo quick');
 			expect(quick.stdout).toBe('quick\n');
 			slow.kill(9);

@@ -450,20 +450,21 @@ export class Guest {
 			await sleep(5);
 		}
 		await this.qmp('cont');
-		// a restored guest has the saved clock and the saved RNG state: set the one, stir the other
-		const now = (Date.now() / 1000).toFixed(3);
-		const seed = randomBytes(64).toString('hex');
-		this.pendingPrologue = `date -u -s @${now} >/dev/null 2>&1; echo ${seed} > /dev/urandom`;
+		this.restored = true;
 	}
 
-	/** Script run once after a restore, before the first command (clock and RNG). */
-	private pendingPrologue?: string;
+	private restored = false;
 
+	/**
+	 * A restored guest has the saved clock and the saved RNG state: set the one, stir the other.
+	 * Call once after start(); does nothing for a booted guest.
+	 */
 	async afterRestore(): Promise<void> {
-		if (!this.pendingPrologue) return;
-		const script = this.pendingPrologue;
-		this.pendingPrologue = undefined;
-		await this.run(script);
+		if (!this.restored) return;
+		this.restored = false;
+		const seed = randomBytes(64).toString('hex');
+		// the time is taken as the command is sent, so a slow start does not set it late
+		await this.run(`date -u -s @${Math.round(Date.now() / 1000)} >/dev/null; echo ${seed} > /dev/urandom`);
 	}
 
 	/** Kill QEMU (if still running) and remove its sockets. */
