@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import { lesson } from '../../guest/lesson.js';
-import { describeStatus, expectNoWarnings, expectSystemFine, showUserFaultsOnConsole, startBystanders } from './support.js';
+import { describeStatus, expectNoWarnings, expectSystemFine, printed, showUserFaultsOnConsole, startBystanders } from './support.js';
 
 lesson(
 	{
@@ -21,8 +21,8 @@ lesson(
 
 		const crash = guest.spawn(`exec ${program.path}`);
 		const pid = await crash.pid;
-		const { status } = await crash.result;
-		expect(status, `nullderef should be killed by SIGSEGV (139), but it ended with ${describeStatus(status)}`).toBe(139);
+		const { status, output } = await crash.result;
+		expect(status, `nullderef should be killed by SIGSEGV (139), but it ended with ${describeStatus(status)}${printed(output)}`).toBe(139);
 
 		// the kernel's own account: this process, a write fault at address 0
 		const fault = await guest.waitForEvent('segfault', (e) => e.pid === pid, 10_000);

@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import { lesson } from '../../guest/lesson.js';
-import { describeStatus, expectNoWarnings, expectSystemFine, showUserFaultsOnConsole, startBystanders } from './support.js';
+import { describeStatus, expectNoWarnings, expectSystemFine, printed, showUserFaultsOnConsole, startBystanders } from './support.js';
 
 lesson(
 	{
@@ -21,8 +21,8 @@ lesson(
 
 		const crash = guest.spawn(`exec ${program.path}`);
 		const pid = await crash.pid;
-		const { status, stdout } = await crash.result;
-		expect(status, `divzero should be killed by SIGFPE (136), but it ended with ${describeStatus(status)}; it printed: ${stdout}`).toBe(136);
+		const { status, output } = await crash.result;
+		expect(status, `divzero should be killed by SIGFPE (136), but it ended with ${describeStatus(status)}${printed(output)}`).toBe(136);
 
 		// the CPU's divide error, reported by the kernel for this very process
 		const trap = await guest.waitForEvent('trap', (e) => e.pid === pid, 10_000);

@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import { lesson } from '../../guest/lesson.js';
-import { describeStatus, expectNoWarnings, expectSystemFine, prepareFixture, runWithPeakRss, startBystanders } from './support.js';
+import { describeStatus, expectNoWarnings, expectSystemFine, prepareFixture, printed, runWithPeakRss, startBystanders } from './support.js';
 
 /** The guest's memory: 256 MiB must fit with room to spare. */
 const GUEST_MIB = 512;
@@ -24,7 +24,7 @@ lesson(
 
 		// 256 MiB in one block, every page written: the kernel saw it resident
 		const big = await runWithPeakRss(guest, peakrss, `${program.path} 256`);
-		expect(big.status, `bigalloc 256 should exit 0, but it ended with ${describeStatus(big.status)}: ${big.stderr}`).toBe(0);
+		expect(big.status, `bigalloc 256 should exit 0, but it ended with ${describeStatus(big.status)}${printed(big.stderr)}`).toBe(0);
 		expect(big.maxRssKiB, 'bigalloc 256 should really use 256 MiB (its peak resident memory, in KiB)').toBeGreaterThanOrEqual(256 * 1024);
 
 		// twice all of memory: the kernel refuses the mapping at once, malloc returns NULL

@@ -117,8 +117,36 @@ export async function runWithPeakRss(guest: LabGuest, peakrss: string, command: 
 	};
 }
 
-/** How a shell shows an exit status, for messages: "139 (SIGSEGV)". */
+/** How a shell shows an exit status, for messages: "139 (killed by SIGSEGV)". */
 export function describeStatus(status: number): string {
-	const names: Record<number, string> = { 6: 'SIGABRT', 8: 'SIGFPE', 9: 'SIGKILL', 11: 'SIGSEGV', 15: 'SIGTERM' };
+	const names: Record<number, string> = { 4: 'SIGILL', 6: 'SIGABRT', 7: 'SIGBUS', 8: 'SIGFPE', 9: 'SIGKILL', 11: 'SIGSEGV', 15: 'SIGTERM' };
 	return status > 128 ? `${status} (killed by ${names[status - 128] ?? `signal ${status - 128}`})` : `${status} (exited normally)`;
 }
+
+/** A program's output for a failure message, or nothing when it printed nothing. */
+export function printed(output: string): string {
+	return output.trim() ? `; it printed:\n${output.trimEnd()}` : '';
+}
+
+/** Undo the C escapes strace and ltrace print strings with ("\n", "\t", "\"", "\\", "\177"). */
+export function unescapeC(text: string): string {
+	const named: Record<string, string> = { n: '\n', t: '\t', r: '\r', v: '\v', f: '\f', a: '\x07', b: '\b', e: '\x1b' };
+	return text.replace(/\\(x[0-9a-fA-F]{1,2}|[0-7]{1,3}|.)/g, (_, c: string) => {
+		if (c[0] === 'x') return String.fromCharCode(parseInt(c.slice(1), 16));
+		if (/^[0-7]/.test(c)) return String.fromCharCode(parseInt(c, 8));
+		return named[c] ?? c;
+	});
+}
+
+/** A quoted C string at the start of `text` (strace/ltrace argument), unescaped; undefined if none. */
+export function leadingCString(text: string): string | undefined {
+	const m = /^"((?:[^"\\]|\\.)*)"/.exec(text);
+	return m ? unescapeC(m[1]) : undefined;
+}
+
+/** The lines hello-stdio prints, one per way of printing. */
+export const HELLO_STDIO = {
+	printf: 'printf: Hello world.\n',
+	fwrite: 'fwrite: Hello world.\n',
+	write: 'write: Hello world.\n',
+} as const;

@@ -28,6 +28,6 @@ int main(int argc, char **argv)
 		block[offset] = 1;
 	free((void *)block);
 	/* TODO(1.6) END */
-	printf("bigalloc: %lu MiB allocated, every page written\n", mib);
+	printf("bigalloc: %lu MiB (%zu bytes) in one block, every page written\n", mib, bytes);
 	return 0;
 }

@@ -24,6 +24,6 @@ int main(int argc, char **argv)
 	for (size_t offset = 0; offset < bytes; offset += PAGE)
 		page[offset] = 1;
 	/* TODO(1.5) END */
-	printf("bigstack: %lu MiB on the stack, every page written\n", mib);
+	printf("bigstack: %lu MiB (%zu bytes) on the stack, every page written\n", mib, bytes);
 	return 0;
 }
