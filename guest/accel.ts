@@ -1,13 +1,18 @@
 // KVM or TCG? An existing /dev/kvm proves nothing (on nested hosts it opens, then the guest
 // hangs or QEMU aborts), so the answer comes from booting the real guest under KVM once,
-// with a short limit, and is cached per host kernel and QEMU version.
+// with a short limit, and is cached per host kernel and QEMU version in ~/.cache.
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { type Accel, Guest, type GuestImage } from './guest.js';
-import { cachePath, progress } from './paths.js';
+import { progress } from './paths.js';
 
-const PROBE_LIMIT_MS = 15_000;
+// a working KVM guest answers in about a second; a broken one never prints a byte
+const PROBE_LIMIT_MS = 8_000;
+
+/** The answer belongs to the machine, not to one checkout: keep it in the user's cache. */
+const probeCache = path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'kernel-security-lab', 'accel.json');
 
 export async function chooseAccel(image: Omit<GuestImage, 'accel'>): Promise<Accel> {
 	const forced = process.env.LAB_ACCEL;
@@ -22,7 +27,7 @@ export async function chooseAccel(image: Omit<GuestImage, 'accel'>): Promise<Acc
 	}
 	const qemu = execFileSync('qemu-system-x86_64', ['--version'], { encoding: 'utf8' }).split('\n')[0];
 	const key = `${os.release()} | ${qemu}`;
-	const file = cachePath('accel.json');
+	const file = probeCache;
 	const cached = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, Accel>) : {};
 	if (cached[key]) return cached[key];
 
@@ -38,6 +43,7 @@ export async function chooseAccel(image: Omit<GuestImage, 'accel'>): Promise<Acc
 		// QEMU aborted, or the guest hung and was killed at the limit: no KVM
 	}
 	progress(`KVM ${answer === 'kvm' ? 'works' : 'does not work'} here (${Math.round(performance.now() - t0)} ms); using ${answer}`);
+	mkdirSync(path.dirname(file), { recursive: true });
 	writeFileSync(file, JSON.stringify({ ...cached, [key]: answer }, null, 2));
 	return answer;
 }
