@@ -107,6 +107,8 @@ interface Pending {
 }
 
 const QEMU = 'qemu-system-x86_64';
+const CONSOLE_HEAD_BYTES = 1 << 20;
+const CONSOLE_TAIL_BYTES = 4 << 20;
 
 export class Guest {
 	private proc!: ChildProcess;
@@ -116,7 +118,11 @@ export class Guest {
 	private pending = new Map<number, Pending>();
 	private nextId = 1;
 	private ctlBuffer = '';
-	private consoleChunks: string[] = [];
+	private consoleHead = '';
+	private consoleTail: string[] = [];
+	private consoleTailBytes = 0;
+	private consoleDropped = 0;
+	private classified?: { length: number; events: KernelEvent[] };
 	private readyWaiter?: () => void;
 	readonly dir: string;
 	/** Resolves when QEMU has exited (a panic exits it: panic=-1 with -no-reboot). */
@@ -143,11 +149,36 @@ export class Guest {
 
 	/** Everything the kernel printed on the console since this guest started (or was restored). */
 	get console(): string {
-		return this.consoleChunks.join('');
+		const tail = this.consoleTail.join('');
+		this.consoleTail = [tail];
+		const gap = this.consoleDropped ? `\n[lab: ${this.consoleDropped} bytes of console output dropped here]\n` : '';
+		return this.consoleHead + gap + tail;
 	}
 
+	/** Keep the start and the last few MiB of a console that floods, not all of it. */
+	private recordConsole(text: string): void {
+		if (this.consoleHead.length < CONSOLE_HEAD_BYTES) {
+			const take = text.slice(0, CONSOLE_HEAD_BYTES - this.consoleHead.length);
+			this.consoleHead += take;
+			text = text.slice(take.length);
+		}
+		if (!text) return;
+		this.consoleTail.push(text);
+		this.consoleTailBytes += text.length;
+		if (this.consoleTailBytes > 2 * CONSOLE_TAIL_BYTES) {
+			const tail = this.consoleTail.join('');
+			const keep = tail.slice(-CONSOLE_TAIL_BYTES);
+			this.consoleDropped += tail.length - keep.length;
+			this.consoleTail = [keep];
+			this.consoleTailBytes = keep.length;
+		}
+	}
+
+	/** The console's events; classified again only when the console has grown. */
 	events(): KernelEvent[] {
-		return classifyConsole(this.console);
+		const text = this.console;
+		if (this.classified?.length !== text.length) this.classified = { length: text.length, events: classifyConsole(text) };
+		return this.classified.events;
 	}
 
 	/** Boot a fresh guest, or restore one from saved state when options.incoming is set. */
@@ -221,7 +252,7 @@ export class Guest {
 		});
 		const onOutput = (d: Buffer) => {
 			const text = d.toString('latin1');
-			this.consoleChunks.push(text);
+			this.recordConsole(text);
 			this.options.onConsole?.(text);
 		};
 		this.proc.stdout?.on('data', onOutput);
