@@ -180,20 +180,27 @@ export class ClamdClient {
 		const release = () => {
 			if (!released) (released = true), this.gate.leave();
 		};
+		const attempt = () =>
+			new Promise<net.Socket>((resolve, reject) => {
+				const s = net.createConnection(this.target, () => {
+					s.off('error', reject);
+					resolve(s);
+				});
+				s.once('error', reject);
+				deadline.onExpire(() => s.destroy());
+			});
 		try {
-			const socket = await deadline.race(
-				new Promise<net.Socket>((resolve, reject) => {
-					const s = net.createConnection(this.target, () => {
-						s.off('error', reject);
-						resolve(s);
-					});
-					s.once('error', reject);
-					deadline.onExpire(() => s.destroy());
-				}),
-				() => `connecting to clamd at ${this.address}`,
-			);
-			socket.once('close', release);
-			return { socket, release };
+			for (let pause = 2; ; pause = Math.min(pause * 2, 100)) {
+				try {
+					const socket = await deadline.race(attempt(), () => `connecting to clamd at ${this.address}`);
+					socket.once('close', release);
+					return { socket, release };
+				} catch (e) {
+					// EAGAIN: clamd's listen backlog is full (other clients, or a burst): try again
+					if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+					await deadline.race(new Promise((r) => setTimeout(r, pause)), () => `connecting to clamd at ${this.address} (its backlog stayed full)`);
+				}
+			}
 		} catch (e) {
 			release();
 			if (e instanceof ClamdError) throw e;
@@ -209,8 +216,9 @@ export class ClamdClient {
 			const replies = collectReplies(socket, deadline, () => `waiting for clamd's reply to ${command}`);
 			socket.write(`z${command}\0`);
 			if (source !== undefined) {
+				const pipe = surviveBrokenPipe(socket);
 				try {
-					await sendStream(socket, source, deadline, replies.started);
+					await sendStream(socket, source, deadline, () => replies.started.done || pipe.broken);
 				} catch (e) {
 					// a write error is clamd closing the connection: its reply (if any) says why
 					if (e instanceof SourceError) {
@@ -294,8 +302,31 @@ async function* bytesOf(source: StreamSource): AsyncGenerator<Uint8Array> {
 	}
 }
 
-/** Write the source as INSTREAM chunks and the zero-length terminator, minding backpressure. */
-async function sendStream(socket: net.Socket, source: StreamSource, deadline: Deadline, replied: { done: boolean }): Promise<void> {
+/**
+ * clamd refuses a stream that grows past its StreamMaxLength by replying and closing at once,
+ * while we are still sending: our next write fails with EPIPE, and node would then destroy the
+ * socket with clamd's reply unread in it. Here a broken pipe only stops the sending; the socket
+ * stays open for reading, so the reply and the end of the connection still arrive.
+ */
+function surviveBrokenPipe(socket: net.Socket): { readonly broken: boolean } {
+	const state = { broken: false };
+	const write = socket._write.bind(socket);
+	socket._write = (chunk, encoding, callback) =>
+		write(chunk, encoding, (error?: Error | null) => {
+			const code = (error as NodeJS.ErrnoException | null | undefined)?.code;
+			if (code === 'EPIPE' || code === 'ECONNRESET') {
+				state.broken = true;
+				callback();
+			} else callback(error);
+		});
+	return state;
+}
+
+/**
+ * Write the source as INSTREAM chunks and the zero-length terminator, minding backpressure.
+ * Returns false if it stopped early because `stop()` said so (clamd replied or hung up).
+ */
+async function sendStream(socket: net.Socket, source: StreamSource, deadline: Deadline, stop: () => boolean): Promise<boolean> {
 	const pieces = bytesOf(source);
 	const write = (b: Uint8Array) =>
 		new Promise<void>((resolve, reject) => {
@@ -318,14 +349,14 @@ async function sendStream(socket: net.Socket, source: StreamSource, deadline: De
 		for (let off = 0; off < bytes.length; off += CHUNK) {
 			// a zero-length chunk would end the stream early, so empty pieces are skipped
 			const part = bytes.subarray(off, off + CHUNK);
-			if (replied.done || socket.destroyed) return;
+			if (stop() || socket.destroyed) return false;
 			await write(frameHeader(part.length));
 			await write(part);
-			// let a pending reply (clamd refusing the stream) be read before writing more
-			await new Promise((r) => setImmediate(r));
 		}
 	}
-	if (!replied.done && !socket.destroyed) await write(frameHeader(0));
+	if (stop() || socket.destroyed) return false;
+	await write(frameHeader(0));
+	return true;
 }
 
 interface SessionPending {
@@ -336,110 +367,76 @@ interface SessionPending {
 }
 
 /**
- * An IDSESSION connection. clamd numbers the commands of a session 1, 2, ... in the order it
+ * One IDSESSION connection. clamd numbers the commands of a session 1, 2, ... in the order it
  * reads them and prefixes each reply with that number, so replies may come back in any order.
  */
-export class ClamdSession {
-	private conn?: Promise<net.Socket>;
-	private release?: () => void;
-	private pending = new Map<number, SessionPending>();
+class SessionConnection {
+	readonly pending = new Map<number, SessionPending>();
 	private sent = 0;
-	/** Commands are written one after another: a stream must not interleave with another command. */
-	private writing: Promise<unknown> = Promise.resolve();
-	private ended = false;
 	private buffer = '';
+	readonly pipe: { readonly broken: boolean };
+	/** No new commands: clamd is closing it, or its state is unknown. */
+	retired = false;
+	readonly closed: Promise<void>;
 
-	constructor(private readonly client: ClamdClient) {}
-
-	/** Scan a file on clamd's machine within the session. */
-	scan(absPath: string): Promise<ScanResult> {
-		checkPath(absPath);
-		return this.submit(`SCAN ${absPath}`, absPath);
-	}
-
-	/** Stream bytes to clamd within the session. */
-	instream(source: StreamSource): Promise<ScanResult> {
-		return this.submit('INSTREAM', 'stream', source);
-	}
-
-	/** Finish: waits for the replies still due, then closes the connection. */
-	async end(): Promise<void> {
-		if (this.ended) return;
-		this.ended = true;
-		await this.writing.catch(() => {});
-		const pending = [...this.pending.values()].map(
-			(p) => new Promise<void>((r) => {
-				const { resolve, reject } = p;
-				p.resolve = (v) => (resolve(v), r());
-				p.reject = (e) => (reject(e), r());
+	constructor(
+		readonly socket: net.Socket,
+		private readonly timeoutMs: number,
+	) {
+		this.pipe = surviveBrokenPipe(socket);
+		socket.write('zIDSESSION\0');
+		socket.on('data', (d: Buffer) => this.onData(d.toString('utf8')));
+		socket.on('error', () => {}); // 'close' follows and fails what is still waiting
+		this.closed = new Promise((resolve) =>
+			socket.once('close', () => {
+				this.retired = true;
+				this.failAll(new ClamdError('clamd closed the session before replying'));
+				resolve();
 			}),
 		);
-		await Promise.all(pending);
-		const socket = this.conn ? await this.conn.catch(() => undefined) : undefined;
-		if (socket && !socket.destroyed) {
-			const closed = new Promise((r) => socket.once('close', r));
-			socket.end('zEND\0');
-			await closed;
-		}
-		this.release?.();
 	}
 
-	/** Connect on first use, and again after clamd closed an idle session (IdleTimeout). */
-	private connection(): Promise<net.Socket> {
-		if (!this.conn) {
-			const deadline = new Deadline(this.client.timeoutMs);
-			this.sent = 0;
-			this.buffer = '';
-			const conn = this.client.connect(deadline).then(({ socket, release }) => {
-				deadline.clear();
-				this.release = release;
-				socket.write('zIDSESSION\0');
-				socket.on('data', (d: Buffer) => this.onData(d.toString('utf8')));
-				socket.on('error', () => {}); // reported by 'close'
-				socket.once('close', () => {
-					if (this.conn === conn) this.conn = undefined;
-					this.failAll(new ClamdError('clamd closed the session'));
-				});
-				return socket;
-			});
-			conn.catch(() => {
-				if (this.conn === conn) this.conn = undefined;
-			});
-			this.conn = conn;
+	/** Write one command (and its stream); its reply resolves `entry`. */
+	async send(command: string, entry: SessionPending, source?: StreamSource): Promise<void> {
+		const id = ++this.sent;
+		this.pending.set(id, entry);
+		entry.timer = setTimeout(() => {
+			// the connection's state is unknown now: close it, failing what else was waiting
+			this.fail(id, new ClamdTimeout(`clamd did not answer within ${this.timeoutMs} ms (${command} in a session)`));
+			this.retired = true;
+			this.socket.destroy();
+		}, this.timeoutMs);
+		this.socket.write(`z${command}\0`);
+		if (source === undefined) return;
+		const deadline = new Deadline(this.timeoutMs);
+		try {
+			const complete = await sendStream(this.socket, source, deadline, () => this.pipe.broken || !this.pending.has(id));
+			// clamd replied before the end of the stream: it refused it and closes the connection
+			if (!complete) this.retired = true;
+		} catch (e) {
+			// clamd still waits for the rest of the stream: this connection is lost
+			this.fail(id, e as Error);
+			this.retired = true;
+			this.socket.destroy();
+		} finally {
+			deadline.clear();
 		}
-		return this.conn;
 	}
 
-	private submit(command: string, name: string, source?: StreamSource): Promise<ScanResult> {
-		if (this.ended) return Promise.reject(new ClamdError('the session has ended'));
-		const result = new Promise<ScanResult>((resolve, reject) => {
-			const turn = this.writing.then(async () => {
-				const socket = await this.connection();
-				const id = ++this.sent;
-				const entry: SessionPending = { name, resolve, reject };
-				this.pending.set(id, entry);
-				entry.timer = setTimeout(() => {
-					// the connection's state is unknown now: close it, failing what else was waiting
-					socket.destroy();
-					this.fail(id, new ClamdTimeout(`clamd did not answer within ${this.client.timeoutMs} ms (${command} in a session)`));
-				}, this.client.timeoutMs);
-				socket.write(`z${command}\0`);
-				if (source !== undefined) {
-					const deadline = new Deadline(this.client.timeoutMs);
-					try {
-						await sendStream(socket, source, deadline, { done: false });
-					} catch (e) {
-						// clamd still waits for the rest of the stream: this connection is lost
-						this.fail(id, e as Error);
-						socket.destroy();
-					} finally {
-						deadline.clear();
-					}
-				}
-			});
-			this.writing = turn.catch(reject);
-		});
-		return result;
+	/** Wait for the replies still due, then END the session. */
+	async end(): Promise<void> {
+		await Promise.all(
+			[...this.pending.values()].map(
+				(p) =>
+					new Promise<void>((done) => {
+						const { resolve, reject } = p;
+						p.resolve = (v) => (resolve(v), done());
+						p.reject = (e) => (reject(e), done());
+					}),
+			),
+		);
+		if (!this.socket.destroyed) this.socket.end('zEND\0');
+		await this.closed;
 	}
 
 	private onData(text: string): void {
@@ -467,5 +464,64 @@ export class ClamdSession {
 
 	private failAll(error: Error): void {
 		for (const id of [...this.pending.keys()]) this.fail(id, error);
+	}
+}
+
+/**
+ * Many commands on one connection (IDSESSION). Commands may be issued without waiting for the
+ * previous replies. When clamd ends the connection (IdleTimeout, or after refusing a stream),
+ * the next command opens a new one.
+ */
+export class ClamdSession {
+	private current?: Promise<SessionConnection>;
+	private all: Promise<SessionConnection>[] = [];
+	/** Commands are written one after another: a stream must not interleave with another command. */
+	private writing: Promise<unknown> = Promise.resolve();
+	private ended = false;
+
+	constructor(private readonly client: ClamdClient) {}
+
+	/** Scan a file on clamd's machine within the session. */
+	scan(absPath: string): Promise<ScanResult> {
+		checkPath(absPath);
+		return this.submit(`SCAN ${absPath}`, absPath);
+	}
+
+	/** Stream bytes to clamd within the session. */
+	instream(source: StreamSource): Promise<ScanResult> {
+		return this.submit('INSTREAM', 'stream', source);
+	}
+
+	/** Finish: waits for the replies still due, then closes the connection. */
+	async end(): Promise<void> {
+		if (this.ended) return;
+		this.ended = true;
+		await this.writing.catch(() => {});
+		const conns = await Promise.all(this.all.map((c) => c.catch(() => undefined)));
+		await Promise.all(conns.map((c) => c?.end()));
+	}
+
+	private async connection(): Promise<SessionConnection> {
+		const conn = this.current ? await this.current.catch(() => undefined) : undefined;
+		if (conn && !conn.retired) return conn;
+		const deadline = new Deadline(this.client.timeoutMs);
+		const next = this.client
+			.connect(deadline)
+			.then(({ socket }) => new SessionConnection(socket, this.client.timeoutMs))
+			.finally(() => deadline.clear());
+		this.current = next;
+		this.all.push(next);
+		// a long session may go through many connections: forget the closed ones
+		const forget = () => (this.all = this.all.filter((c) => c !== next));
+		next.then((c) => c.closed.then(forget), forget);
+		return next;
+	}
+
+	private submit(command: string, name: string, source?: StreamSource): Promise<ScanResult> {
+		if (this.ended) return Promise.reject(new ClamdError('the session has ended'));
+		return new Promise<ScanResult>((resolve, reject) => {
+			const turn = this.writing.then(async () => (await this.connection()).send(command, { name, resolve, reject }, source));
+			this.writing = turn.catch(reject);
+		});
 	}
 }
