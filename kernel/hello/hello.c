@@ -10,13 +10,17 @@
 
 static int __init hello_init(void)
 {
+	/* TODO(2.1) BEGIN: print "Hello world." and a newline with pr_info() */
 	pr_info("Hello world.\n");
+	/* TODO(2.1) END */
 	return 0;
 }
 
 static void __exit hello_exit(void)
 {
+	/* TODO(2.1) BEGIN: print "Goodbye world." and a newline with pr_info() */
 	pr_info("Goodbye world.\n");
+	/* TODO(2.1) END */
 }
 
 module_init(hello_init);

@@ -5,7 +5,7 @@
 import { expect } from 'vitest';
 import { CommandTimeout, sleep } from '../../guest/guest.js';
 import { lesson } from '../../guest/lesson.js';
-import { moduleLog, moduleState, pendingSignals, recordConsole, rejection, signalBit, sysctl } from './support.js';
+import { moduleLog, moduleState, pendingSignals, recordConsole, rejection, signalBit, sysctl, waitForInitToBlock, waitForInitToRun } from './support.js';
 
 const files = ['kernel/waits/waits.c'];
 const SIGKILL = 9;
@@ -27,7 +27,7 @@ lesson(
 		const guest = await vm.guest();
 		const load = await guest.startInsmod('waits', 'mode=double_lock');
 		const pid = await load.pid;
-		await waitForModuleToBlock(guest, load.result, pid);
+		await waitForInitToBlock(guest, 'waits', load.result, pid);
 
 		load.kill(SIGKILL);
 		await sleep(guest.ms(1000));
@@ -65,7 +65,7 @@ lesson(
 		const load = await guest.startInsmod('waits', 'mode=killable_lock');
 		const pid = await load.pid;
 		// a killable sleep (TASK_KILLABLE) also shows as D in /proc
-		await waitForModuleToBlock(guest, load.result, pid);
+		await waitForInitToBlock(guest, 'waits', load.result, pid);
 
 		load.kill(SIGKILL);
 		const r = await load.result;
@@ -127,7 +127,7 @@ lesson(
 		// cond_resched(): the shell still runs, but SIGKILL only acts once init has returned
 		const yielding = await guest.startInsmod('waits', 'mode=spin_yielding seconds=4');
 		const pid = await yielding.pid;
-		await waitForModuleToLoad(guest, yielding.result);
+		await waitForInitToRun(guest, 'waits', yielding.result);
 		const alive = await guest.run('echo alive', { timeoutMs: guest.ms(3000) });
 		expect(alive.stdout, 'the guest should answer while the module yields').toBe('alive\n');
 		yielding.kill(SIGKILL);
@@ -140,7 +140,7 @@ lesson(
 
 		// fatal_signal_pending(): the loop ends as soon as SIGKILL arrives
 		const killable = await guest.startInsmod('waits', 'mode=spin_killable seconds=60', { timeoutMs: guest.ms(20_000) });
-		await waitForModuleToLoad(guest, killable.result);
+		await waitForInitToRun(guest, 'waits', killable.result);
 		const killedAt = performance.now();
 		killable.kill(SIGKILL);
 		const r = await killable.result;
@@ -150,23 +150,3 @@ lesson(
 		expect(await moduleState(guest, 'waits'), 'init returned -EINTR, so the module is gone').toBeUndefined();
 	},
 );
-
-/** Wait until insmod sleeps in D state inside the module's init; fail at once if it returns. */
-async function waitForModuleToBlock(guest: Awaited<ReturnType<typeof import('../../guest/lesson.js').GuestPool.prototype.guest>>, result: Promise<{ status: number; output: string }>, pid: number): Promise<void> {
-	let returned: { status: number; output: string } | undefined;
-	result.then((r) => (returned = r), () => {});
-	await guest.waitUntil('insmod to block in the module init (D state, module Loading)', async () => {
-		if (returned) throw new Error(`insmod returned (status ${returned.status}) instead of blocking: ${returned.output}`);
-		return (await guest.procState(pid)) === 'D' && (await moduleState(guest, 'waits')) === 'Loading' ? true : undefined;
-	}, 15_000);
-}
-
-/** Wait until the module's init is running (module Loading); fail at once if insmod returns. */
-async function waitForModuleToLoad(guest: Awaited<ReturnType<typeof import('../../guest/lesson.js').GuestPool.prototype.guest>>, result: Promise<{ status: number; output: string }>): Promise<void> {
-	let returned: { status: number; output: string } | undefined;
-	result.then((r) => (returned = r), () => {});
-	await guest.waitUntil('the module init to start (module Loading)', async () => {
-		if (returned) throw new Error(`insmod returned (status ${returned.status}) while the loop should still run: ${returned.output}`);
-		return (await moduleState(guest, 'waits')) === 'Loading' ? true : undefined;
-	}, 15_000);
-}

@@ -89,3 +89,26 @@ export function parseTap(text: string): { points: TapPoint[]; planned: number; c
 	parser.end(text);
 	return { points, planned, comments };
 }
+
+type Finished = { status: number; output: string };
+
+/** Poll until `ready` says yes; fail at once, with insmod's output, if insmod returns first. */
+async function whileInsmodRuns(guest: LabGuest, what: string, result: Promise<Finished>, ready: () => Promise<boolean>): Promise<void> {
+	let returned: Finished | undefined;
+	result.then((r) => (returned = r), () => {});
+	await guest.waitUntil(what, async () => {
+		if (returned) throw new Error(`insmod returned (status ${returned.status}) before ${what}: ${returned.output.trim() || 'no output'}`);
+		return (await ready()) ? true : undefined;
+	}, 15_000);
+}
+
+/** Wait until insmod sleeps (D state) inside the init of `module` (module Loading). */
+export function waitForInitToBlock(guest: LabGuest, module: string, result: Promise<Finished>, pid: number): Promise<void> {
+	return whileInsmodRuns(guest, `insmod to block in ${module}'s init (D state, module Loading)`, result, async () =>
+		(await guest.procState(pid)) === 'D' && (await moduleState(guest, module)) === 'Loading');
+}
+
+/** Wait until the init of `module` is running (module Loading). */
+export function waitForInitToRun(guest: LabGuest, module: string, result: Promise<Finished>): Promise<void> {
+	return whileInsmodRuns(guest, `${module}'s init to be running (module Loading)`, result, async () => (await moduleState(guest, module)) === 'Loading');
+}
