@@ -20,8 +20,11 @@ static unsigned int kb = 4;
 module_param(kb, uint, 0444);
 MODULE_PARM_DESC(kb, "size of the local array in KB: 4, 8, 12, 16 or 64");
 
-/* Fill the array and read it back through a call, so it must really exist on the stack. */
-static noinline unsigned long use_buffer(char *buf, size_t size)
+/*
+ * Fill the array and read it back through a call, so it must really exist on the stack.
+ * (__maybe_unused: the starter's empty array functions do not call the helpers yet.)
+ */
+static noinline __maybe_unused unsigned long use_buffer(char *buf, size_t size)
 {
 	unsigned long sum = 0;
 	size_t i;
@@ -33,7 +36,7 @@ static noinline unsigned long use_buffer(char *buf, size_t size)
 }
 
 /* How much of the thread's stack is still free below the array. */
-static void report_room(const char *buf, size_t size)
+static __maybe_unused void report_room(const char *buf, size_t size)
 {
 	unsigned long base = (unsigned long)task_stack_page(current);
 

@@ -30,7 +30,7 @@ lesson(
 		const good = await guest.insmod('nullderef', 'allocate=1');
 		expect(good.module.build.warnings, 'the module should build without warnings').toEqual([]);
 		expect(good.status, `insmod nullderef allocate=1 should succeed: ${good.output}`).toBe(0);
-		expect(await moduleLog(guest, 'nullderef')).toContain('hits: 1');
+		expect(await moduleLog(guest, 'nullderef'), "the module's kernel log lines with allocate=1").toContain('hits: 1');
 		expect((await guest.rmmod('nullderef')).status).toBe(0);
 
 		await sysctl(guest, 'kernel/panic_on_oops', 0);

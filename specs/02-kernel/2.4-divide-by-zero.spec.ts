@@ -28,7 +28,7 @@ lesson(
 		const good = await guest.insmod('divzero', 'divisor=4');
 		expect(good.module.build.warnings, 'the module should build without warnings').toEqual([]);
 		expect(good.status, `insmod divzero divisor=4 should succeed: ${good.output}`).toBe(0);
-		expect(await moduleLog(guest, 'divzero')).toContain('100 / 4 = 25');
+		expect(await moduleLog(guest, 'divzero'), "the module's kernel log lines with divisor=4").toContain('100 / 4 = 25');
 		expect((await guest.rmmod('divzero')).status).toBe(0);
 
 		await sysctl(guest, 'kernel/panic_on_oops', 0);

@@ -97,7 +97,7 @@ async function whileInsmodRuns(guest: LabGuest, what: string, result: Promise<Fi
 	let returned: Finished | undefined;
 	result.then((r) => (returned = r), () => {});
 	await guest.waitUntil(what, async () => {
-		if (returned) throw new Error(`insmod returned (status ${returned.status}) before ${what}: ${returned.output.trim() || 'no output'}`);
+		if (returned) throw new Error(`insmod returned (status ${returned.status}) while waiting for ${what}: ${returned.output.trim() || 'no output'}`);
 		return (await ready()) ? true : undefined;
 	}, 15_000);
 }
