@@ -68,6 +68,13 @@ export function parseScanReply(reply: string, name: string): ScanResult {
 	return { verdict: 'error', reason: text };
 }
 
+/** A result as clamd words it after the path: "OK", "NAME.UNOFFICIAL FOUND", "REASON ERROR". */
+export function formatScanResult(r: ScanResult): string {
+	if (r.verdict === 'clean') return 'OK';
+	if (r.verdict === 'found') return `${r.signature}${r.official ? '' : UNOFFICIAL} FOUND`;
+	return `${r.reason} ERROR`;
+}
+
 /** A directory scan may send several replies: a finding wins, then an error, else clean. */
 function combine(results: ScanResult[]): ScanResult {
 	return results.find((r) => r.verdict === 'found') ?? results.find((r) => r.verdict === 'error') ?? { verdict: 'clean' };

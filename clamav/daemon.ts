@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Running } from '../guest/guest.js';
 import type { LabGuest } from '../guest/lab-guest.js';
-import { ClamdClient, type ClamdClientOptions } from './client.js';
+import { ClamdClient, type ClamdClientOptions, type ScanResult, parseScanReply } from './client.js';
 
 export interface ClamdConfigOptions {
 	/** A folder holding only signature files (.hdb, .ndb, ...). */
@@ -178,6 +178,11 @@ export interface GuestClamd {
 	runDir: string;
 	/** clamd's process in the guest. */
 	process: Running;
+	/**
+	 * clamd's verdict on each of these guest files (clamdscan, one connection per file); a path
+	 * clamdscan printed no line for maps to undefined.
+	 */
+	scan(paths: string[]): Promise<Record<string, ScanResult | undefined>>;
 	/** SIGTERM and wait until clamd has exited. */
 	stop(): Promise<void>;
 }
@@ -225,6 +230,16 @@ export async function startClamdInGuest(guest: LabGuest, options: GuestClamdOpti
 		config,
 		runDir,
 		process: clamd,
+		scan: async (paths) => {
+			const r = await guest.run(`clamdscan --no-summary -c ${shellQuote(config)} -- ${paths.map(shellQuote).join(' ')}`);
+			const lines = r.stdout.split('\n');
+			return Object.fromEntries(
+				paths.map((p) => {
+					const line = lines.find((l) => l.startsWith(`${p}: `));
+					return [p, line === undefined ? undefined : parseScanReply(line, p)];
+				}),
+			);
+		},
 		stop: async () => {
 			clamd.kill(15);
 			await clamd.result.catch(() => {});

@@ -3,7 +3,7 @@ import { expect } from 'vitest';
 import { buildProgram } from '../../guest/build.js';
 import { lesson } from '../../guest/lesson.js';
 import { sourceRoot } from '../../guest/paths.js';
-import { type ScanResult, parseScanReply } from '../../clamav/client.js';
+import { formatScanResult, parseScanReply } from '../../clamav/client.js';
 import { startClamdInGuest } from '../../clamav/daemon.js';
 import { putEicar } from '../../clamav/eicar.js';
 import { TESTFILES_DIR, baseDatabase, buildMarker } from '../../clamav/samples.js';
@@ -12,16 +12,13 @@ const SAMPLES = '/tmp/samples';
 // one of each kind (plain PE, archives, a document, a packed PE): lesson 3.3 scans all 44
 const TESTFILES = ['clam.exe', 'clam.zip', 'clam.tar.gz', 'clam.pdf', 'clam.ole.doc', 'clam-upx.exe'];
 
-/** What a verdict says, as clamd prints it after the path. */
-const say = (r: ScanResult) => (r.verdict === 'found' ? `${r.signature}${r.official ? '' : '.UNOFFICIAL'} FOUND` : r.verdict === 'clean' ? 'OK' : 'ERROR');
-
 /** The verdict line of each path in `output` ("PATH: OK", "PATH: NAME FOUND"). */
 function verdicts(output: string, paths: string[]): Record<string, string | undefined> {
 	const lines = output.split('\n');
 	return Object.fromEntries(
 		paths.map((p) => {
 			const line = lines.find((l) => l.startsWith(`${p}: `));
-			return [p, line === undefined ? undefined : say(parseScanReply(line, p))];
+			return [p, line === undefined ? undefined : formatScanResult(parseScanReply(line, p))];
 		}),
 	);
 }
@@ -56,7 +53,7 @@ lesson(
 		const all = [...clean, ...infected];
 
 		// clamd's verdicts on the same files, with the same signatures
-		const reference = verdicts((await guest.run(`clamdscan --no-summary -c ${clamd.config} ${all.join(' ')}`)).stdout, all);
+		const reference = Object.fromEntries(Object.entries(await clamd.scan(all)).map(([p, r]) => [p, r && formatScanResult(r)]));
 		expect(Object.values(reference).filter((v) => v?.endsWith('FOUND')).length, 'clamd itself should find the infected samples').toBe(infected.length);
 
 		const mixed = await guest.run(`${scanner} ${db} ${all.join(' ')}`);
