@@ -125,7 +125,7 @@ lesson(
 		const guest = await vm.guest();
 
 		// cond_resched(): the shell still runs, but SIGKILL only acts once init has returned
-		const yielding = await guest.startInsmod('waits', 'mode=spin_yielding seconds=4');
+		const yielding = await guest.startInsmod('waits', 'mode=spin_yielding seconds=6');
 		const pid = await yielding.pid;
 		await waitForInitToRun(guest, 'waits', yielding.result);
 		const alive = await guest.run('echo alive', { timeoutMs: guest.ms(3000) });
