@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { expect } from 'vitest';
 import { buildProgram } from '../../guest/build.js';
+import type { Running } from '../../guest/guest.js';
 import { GUEST_WORKDIR, type LabGuest, type LoadedModule } from '../../guest/lab-guest.js';
 import { repoRoot } from '../../guest/paths.js';
 
@@ -37,10 +38,13 @@ export async function setParam(guest: LabGuest, name: string, value: string | nu
 	expect(r.status, `setting ${name}=${value}: ${r.output}`).toBe(0);
 }
 
-/** Build the specs' relay (fixtures/lsm/devrelay, static) and upload it; returns its guest path. */
-export async function prepareDevrelay(guest: LabGuest): Promise<string> {
-	const built = await buildProgram(path.join(repoRoot, 'fixtures', 'lsm', 'devrelay'), { static: true });
-	const guestPath = `${GUEST_WORKDIR}/devrelay`;
+/**
+ * Build one of the specs' own programs (fixtures/lsm/<name>, static, from the repository even
+ * when LAB_SOURCE_ROOT points at starters) and upload it; returns its guest path.
+ */
+export async function prepareFixture(guest: LabGuest, name: 'devrelay' | 'hello-exec', guestPath = `${GUEST_WORKDIR}/${name}`): Promise<string> {
+	const built = await buildProgram(path.join(repoRoot, 'fixtures', 'lsm', name), { static: true });
+	expect(built.warnings, `fixtures/lsm/${name} builds without warnings`).toEqual([]);
 	await guest.upload(built.file, guestPath);
 	return guestPath;
 }
@@ -82,3 +86,23 @@ export const sh = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 export async function waitForOutput(guest: LabGuest, what: string, output: () => string, pattern: RegExp, tcgMs = 30_000): Promise<RegExpExecArray> {
 	return guest.waitUntil(what, async () => pattern.exec(output()) ?? undefined, tcgMs);
 }
+
+/** Start `devrelay serve` (already uploaded) with these rules and wait until it has the device. */
+export async function startDevrelay(guest: LabGuest, relay: string, rules: string): Promise<Running & { pidNumber: number }> {
+	const running = guest.spawn(`exec ${relay} serve ${rules}`, { timeoutMs: guest.ms(300_000) });
+	let exited: string | undefined;
+	running.result.then(
+		(r) => (exited = `exit ${r.status}`),
+		(e: Error) => (exited = e.message),
+	);
+	await guest.waitUntil(`devrelay serve ${rules} to open ${DEVICE}`, async () => {
+		const out = running.output();
+		if (/^ready$/m.test(out)) return true;
+		if (exited) throw new Error(`devrelay serve ${rules} ended (${exited}) before it had ${DEVICE}: ${out}`);
+		return undefined;
+	});
+	return { ...running, pidNumber: await running.pid };
+}
+
+/** The queries in a relay's output whose decoded path is exactly `path`. */
+export const queriesFor = (output: string, path: string | Buffer) => queriesIn(output).filter((q) => q.path?.equals(Buffer.from(path)));
