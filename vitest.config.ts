@@ -1,16 +1,22 @@
 import os from 'node:os';
 import { defineConfig } from 'vitest/config';
+import { labProjects, labReporters } from './curriculum/vitest.js';
 
 export default defineConfig({
 	test: {
-		include: ['specs/**/*.spec.ts', 'guest/**/*.test.ts', 'scripts/**/*.test.ts', 'clamav/**/*.test.ts'],
+		// the root's global setup runs once per run, before any project's: every test of every
+		// project restores the guest it saves
 		globalSetup: ['guest/global-setup.ts'],
-		setupFiles: ['guest/matchers.ts'],
 		// one guest per worker, one worker per core
-		pool: 'forks',
 		maxWorkers: os.availableParallelism(),
-		testTimeout: 150_000,
-		hookTimeout: 180_000,
-		reporters: process.env.GITHUB_ACTIONS ? ['default', 'github-actions'] : ['default'],
+		// "lessons", and in the course repository "starters" (the honesty check): curriculum/vitest.ts
+		projects: labProjects({
+			include: ['specs/**/*.spec.ts', 'guest/**/*.test.ts', 'scripts/**/*.test.ts', 'clamav/**/*.test.ts', 'curriculum/**/*.test.ts'],
+			setupFiles: ['guest/matchers.ts'],
+			pool: 'forks',
+			testTimeout: 150_000,
+			hookTimeout: 180_000,
+		}),
+		reporters: labReporters(),
 	},
 });

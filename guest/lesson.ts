@@ -1,27 +1,38 @@
 // How a spec declares a lesson: its number, its title and hint in English and Japanese, the
-// student files it depends on, and a body that gets guests on demand. A failure comes back with
-// the evidence: the kernel events, the console excerpt, where the full log was kept, and the hint.
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+// student files it depends on, its points and the lessons it needs first, and a body that gets
+// guests on demand. A failure comes back with the evidence: the kernel events, the console
+// excerpt, where the full log was kept, and the hint; the same evidence goes to the reporters
+// in the test's meta (curriculum/lesson-meta.ts).
+//
+// On the honesty check's starter track (curriculum/starter-track) the same test runs on a tree
+// where this lesson's student regions are removed, and its outcome is inverted: it passes when
+// the lesson fails for the lesson's own reason, and fails when the lesson passes on its starter
+// or breaks for a reason outside the lesson.
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { inject, test } from 'vitest';
+import { isLessonId, chapterOf } from '../curriculum/lesson-id.js';
+import type { Bilingual, ConsoleEvidence, FailureEvidence, FailureKind, LessonMeta } from '../curriculum/lesson-meta.js';
+import { type StarterTrack, useLessonStarter, workerSourceRoot } from '../curriculum/starter-track/track.js';
+import { BuildError } from './build.js';
 import { classifyConsole, consoleExcerpt, describeEvents } from './console.js';
-import { type BootOptions, scaledMs } from './guest.js';
+import { type BootOptions, GuestError, scaledMs } from './guest.js';
 import { LabGuest } from './lab-guest.js';
-import { repoRoot, resultsDir } from './paths.js';
+import { repoRoot, resultsDir, sourceRoot } from './paths.js';
 
-export interface Bilingual {
-	en: string;
-	ja: string;
-}
+export type { Bilingual } from '../curriculum/lesson-meta.js';
 
 export interface Lesson {
-	/** Chapter and point, e.g. "2.1". */
+	/** Chapter and lesson, e.g. "2.1", or "1.2b" for one between 1.2 and 1.3. The chapter is the number before the dot. */
 	id: string;
 	title: Bilingual;
 	hint: Bilingual;
 	/** The student files this lesson depends on, relative to the repository root. */
 	files: string[];
+	/** What passing this test is worth; default 1. A lesson number used by several tests is worth their sum. */
 	points?: number;
+	/** Lessons that must pass first (e.g. 2.3 needs ["2.1"]): while one fails, this one is reported as blocked by it. */
+	requires?: string[];
 	/** Time limit under TCG (scaled for KVM); default 120 s. */
 	timeoutMs?: number;
 }
@@ -34,12 +45,6 @@ export interface GuestRequest extends Pick<BootOptions, 'memoryMiB' | 'cpus' | '
 }
 
 const show = process.env.LAB_SHOW === '1';
-
-/** Long outputs (a whole dmesg) shown by their end only. */
-function shorten(output: string, keep = 12): string {
-	const lines = output.replace(/\n$/, '').split('\n');
-	return lines.length <= keep + 4 ? lines.join('\n') : [`... (${lines.length - keep} earlier lines)`, ...lines.slice(-keep)].join('\n');
-}
 
 /** The guests of one test: started on demand, all killed when the test ends. */
 export class GuestPool {
@@ -62,7 +67,7 @@ export class GuestPool {
 			const run = guest.spawn.bind(guest);
 			guest.spawn = (script, options) => {
 				const r = run(script, options);
-				r.result.then((res) => process.stdout.write(`  guest ${n} $ ${script.trim().replace(/\n/g, '\n    ')}\n${shorten(res.output).replace(/^/gm, '    ')}\n    (exit ${res.status})\n`), () => {});
+				r.result.then((res) => process.stdout.write(`  guest ${n} $ ${script.trim().replace(/\n/g, '\n    ')}\n${res.output.replace(/^/gm, '    ')}\n    (exit ${res.status})\n`), () => {});
 				return r;
 			};
 		}
@@ -86,41 +91,126 @@ function keepEvidence(lessonDir: string, pool: GuestPool): string[] {
 	});
 }
 
-function explain(error: unknown, meta: Lesson, pool: GuestPool, logs: string[]): Error {
-	const e = error instanceof Error ? error : new Error(String(error));
-	const parts: string[] = [];
-	pool.guests.forEach((g, i) => {
-		const events = classifyConsole(g.console);
-		// errors from the harness already carry their console excerpt
-		if (!e.message.includes('--- console ---') && g.console.trim()) {
-			parts.push(`--- console of guest ${i + 1} (${events.length ? describeEvents(events) : 'no kernel events'}) ---\n${consoleExcerpt(g.console, events)}`);
-		}
-	});
-	if (logs.length) parts.push(`Full console log: ${logs.join(', ')}`);
-	parts.push(`Hint: ${meta.hint.en}`, `ヒント: ${meta.hint.ja}`, `Files: ${meta.files.join(', ')}`);
-	e.message = `${e.message}\n\n${parts.join('\n')}`;
-	return e;
+/** The lesson's own reasons to fail, and the rest (a defect of the spec or the harness). */
+export function failureKind(error: unknown): FailureKind {
+	if (error instanceof BuildError) return 'build';
+	if (error instanceof GuestError) return 'guest';
+	if (error instanceof Error && error.name === 'AssertionError') return 'assertion';
+	return 'harness';
 }
 
-export function lesson(meta: Lesson, body: (ctx: { vm: GuestPool }) => Promise<void>): void {
+const CONSOLE_MARK = '\n--- console ---\n';
+const printable = (v: unknown) => (v === undefined ? undefined : typeof v === 'string' ? v : JSON.stringify(v, null, 2));
+
+function evidenceOf(error: Error, pool: GuestPool, logs: string[]): FailureEvidence {
+	const consoles: ConsoleEvidence[] = pool.guests
+		.map((g, i) => ({ g, i }))
+		.filter(({ g }) => g.console.trim())
+		.map(({ g, i }) => {
+			const events = classifyConsole(g.console);
+			return { guest: i + 1, events: events.length ? describeEvents(events) : 'no kernel events', excerpt: consoleExcerpt(g.console, events) };
+		});
+	const { expected, actual } = error as { expected?: unknown; actual?: unknown };
+	return {
+		kind: failureKind(error),
+		// errors from the harness carry their own console excerpt: the consoles hold it already
+		message: error.message.split(CONSOLE_MARK)[0],
+		...(error.name === 'AssertionError' && expected !== undefined ? { expected: printable(expected), actual: printable(actual) } : {}),
+		consoles,
+		logs,
+	};
+}
+
+/** The error as the default reporter shows it: its message, then the evidence and the hint. */
+function explain(error: Error, evidence: FailureEvidence, meta: LessonMeta): Error {
+	const parts: string[] = [];
+	if (!error.message.includes(CONSOLE_MARK)) {
+		for (const c of evidence.consoles) parts.push(`--- console of guest ${c.guest} (${c.events}) ---\n${c.excerpt}`);
+	}
+	if (evidence.logs.length) parts.push(`Full console log: ${evidence.logs.join(', ')}`);
+	parts.push(`Hint: ${meta.hint.en}`, `ヒント: ${meta.hint.ja}`, `Files: ${meta.files.join(', ')}`);
+	error.message = `${error.message}\n\n${parts.join('\n')}`;
+	return error;
+}
+
+/** The metadata the reporters get, checked now so a mistake fails at collection with its reason. */
+function lessonMeta(lesson: Lesson): LessonMeta {
+	const where = `lesson ${JSON.stringify(lesson.id)}`;
+	if (!isLessonId(lesson.id)) throw new Error(`${where}: the id must be "<chapter>.<lesson>" such as "2.3" or "1.2b"`);
+	if (!lesson.files.length) throw new Error(`${where}: files must list the student files the lesson depends on`);
+	for (const f of lesson.files) {
+		if (path.isAbsolute(f) || f.split('/').includes('..') || !existsSync(path.join(repoRoot, f))) {
+			throw new Error(`${where}: files: "${f}" is not a file of this repository (paths are relative to its root)`);
+		}
+	}
+	const points = lesson.points ?? 1;
+	if (!Number.isInteger(points) || points < 1) throw new Error(`${where}: points must be a whole number of at least 1, not ${points}`);
+	const requires = lesson.requires ?? [];
+	for (const r of requires) if (!isLessonId(r) || r === lesson.id) throw new Error(`${where}: requires: "${r}" is not another lesson's number`);
+	return { id: lesson.id, chapter: chapterOf(lesson.id), title: lesson.title, hint: lesson.hint, files: lesson.files, points, requires };
+}
+
+/** Before a lesson runs on the starter track: it has regions to remove, and runs on their removal. */
+function prepareStarter(track: StarterTrack, meta: LessonMeta): void {
+	const regions = track.regions[meta.id] ?? [];
+	if (!regions.length) {
+		throw new Error(`lesson ${meta.id} has no student region (TODO(${meta.id}) BEGIN ... END) in ${meta.files.join(', ')}: there is nothing for the student to write, so it cannot fail on a starter`);
+	}
+	const unlisted = regions.filter((r) => !meta.files.includes(r.file));
+	if (unlisted.length) {
+		throw new Error(`lesson ${meta.id} has student regions in files it does not list: ${unlisted.map((r) => `${r.file}:${r.begin}`).join(', ')} (add them to files)`);
+	}
+	if (sourceRoot !== workerSourceRoot(track)) {
+		throw new Error(`the starter track reads sources from ${workerSourceRoot(track)}, but guest/paths.ts was loaded with ${sourceRoot}: a setup file imported it before curriculum/starter-track/worker-setup.ts ran`);
+	}
+	useLessonStarter(track, meta.id);
+}
+
+export function lesson(spec: Lesson, body: (ctx: { vm: GuestPool }) => Promise<void>): void {
+	const meta = lessonMeta(spec);
 	const accel = inject('lab').image.accel;
-	const lessonDir = path.join(resultsDir, slug(`${meta.id} ${meta.title.en}`));
+	const starters = inject('labStarters');
+	const lessonDir = path.join(resultsDir, ...(starters ? ['starters'] : []), slug(`${meta.id} ${meta.title.en}`));
 	test(
 		`${meta.id} ${meta.title.en}`,
-		async ({ onTestFinished }) => {
+		{
+			meta: { lesson: meta },
+			// the harness's own limits fire first, so a slow lesson fails with evidence
+			timeout: scaledMs(accel, spec.timeoutMs ?? 120_000) + 30_000,
+		},
+		async ({ task, onTestFinished }) => {
 			rmSync(lessonDir, { recursive: true, force: true });
+			if (starters) prepareStarter(starters, meta);
 			const vm = new GuestPool();
 			// also on a vitest timeout, which abandons the body: no guest outlives its test
 			onTestFinished(() => vm.closeAll());
+			let failure: Error | undefined;
 			try {
 				await body({ vm });
-			} catch (error) {
-				throw explain(error, meta, vm, keepEvidence(lessonDir, vm));
-			} finally {
-				await vm.closeAll();
+			} catch (thrown) {
+				failure = thrown instanceof Error ? thrown : new Error(String(thrown));
+			}
+			const kind = failure && failureKind(failure);
+			const expectedOnStarter = starters && kind && kind !== 'harness';
+			const logs = failure && !expectedOnStarter ? keepEvidence(lessonDir, vm) : [];
+			await vm.closeAll();
+			if (starters) {
+				if (!failure) {
+					throw new Error(
+						`lesson ${meta.id} passes on its starter: with its student regions removed (${starters.regions[meta.id].map((r) => `${r.file}:${r.begin}`).join(', ')}) the spec still passes, so it does not check the student's work`,
+					);
+				}
+				if (expectedOnStarter) {
+					task.meta.starter = { kind, message: failure.message.split('\n')[0] };
+					return;
+				}
+			}
+			if (failure) {
+				const evidence = evidenceOf(failure, vm, logs);
+				task.meta.failure = evidence;
+				if (starters) failure.message = `lesson ${meta.id} fails on its starter for a reason outside the lesson (${failure.name}), not by an assertion, a build error or the guest:\n${failure.message}`;
+				throw explain(failure, evidence, meta);
 			}
 		},
-		// the harness's own limits fire first, so a slow lesson fails with evidence
-		scaledMs(accel, meta.timeoutMs ?? 120_000) + 30_000,
 	);
 }

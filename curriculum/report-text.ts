@@ -1,0 +1,115 @@
+// What a student reads: the table of each chapter, the next lesson with its hint and where its
+// TODOs are, and for each failure what was expected, what happened and the console that shows
+// it. Pure functions of the results, in the student's language.
+import { styleText } from 'node:util';
+import { type Language, chapterTitle, texts } from './i18n.js';
+import { type CheckResult, type LessonResult, nextLesson } from './results.js';
+import type { StarterTodo } from './workspace.js';
+
+type Style = Parameters<typeof styleText>[0];
+
+export interface TextOptions {
+	language: Language;
+	/** ANSI colours (a terminal without NO_COLOR). */
+	color: boolean;
+}
+
+export const colorWanted = (stream: NodeJS.WriteStream = process.stdout) => Boolean(stream.isTTY) && !process.env.NO_COLOR;
+
+function painter(color: boolean) {
+	return (style: Style, s: string) => (color ? styleText(style, s) : s);
+}
+
+const MARK: Record<LessonResult['status'], [string, Style]> = {
+	done: ['✓', 'green'],
+	failed: ['✗', 'red'],
+	blocked: ['⊘', 'yellow'],
+	'not-run': ['·', 'gray'],
+};
+
+const TITLE_WIDTH = 64;
+const cut = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
+const indent = (s: string, prefix: string) => s.replace(/^/gm, prefix);
+
+/** One table per chapter, then the total. */
+export function progressTables(lessons: LessonResult[], o: TextOptions): string {
+	const t = texts(o.language);
+	const paint = painter(o.color);
+	const out: string[] = [];
+	const chapters = [...new Set(lessons.map((l) => l.chapter))];
+	const sum = (ls: LessonResult[]) => ({
+		done: ls.filter((l) => l.status === 'done').length,
+		earned: ls.reduce((n, l) => n + l.earned, 0),
+		points: ls.reduce((n, l) => n + l.points, 0),
+	});
+	for (const chapter of chapters) {
+		const ls = lessons.filter((l) => l.chapter === chapter);
+		const s = sum(ls);
+		out.push(paint('bold', `${t.chapter(chapter, chapterTitle(chapter, o.language))}   ${t.lessonsDone(s.done, ls.length)}   ${t.points(s.earned, s.points)}`));
+		for (const l of ls) {
+			const [mark, style] = MARK[l.status];
+			const note = l.status === 'blocked' ? ` (${t.blockedBy(l.blockedBy.join(', '))})` : l.status === 'not-run' ? ` (${t.notRun})` : '';
+			const title = cut(l.title[o.language], TITLE_WIDTH);
+			out.push(`  ${paint(style, mark)} ${l.id.padEnd(5)} ${title.padEnd(TITLE_WIDTH)} ${`${l.earned}/${l.points}`.padStart(5)}${note}`);
+		}
+		out.push('');
+	}
+	const s = sum(lessons);
+	out.push(paint('bold', `${t.total}: ${t.lessonsDone(s.done, lessons.length)}, ${t.points(s.earned, s.points)}`));
+	return out.join('\n');
+}
+
+/** The hints of a lesson: its own (one per distinct check hint) and where its TODOs are. */
+export function lessonHint(checks: CheckResult['meta'][], todos: StarterTodo[], o: TextOptions): string {
+	const t = texts(o.language);
+	const hints = [...new Set(checks.map((m) => m.hint[o.language]))];
+	const files = [...new Set(checks.flatMap((m) => m.files))];
+	const lesson = checks[0].id;
+	const own = todos.filter((todo) => todo.lesson === lesson);
+	return [
+		...hints.map((h) => `${t.hint}: ${h}`),
+		`${t.files}: ${files.join(', ')}`,
+		...own.map((todo) => `  ${todo.file}${todo.whole ? '' : `:${todo.line}`}  TODO(${todo.lesson}): ${todo.hint}`),
+	].join('\n');
+}
+
+/** What failed in one check: the assertion's expected and actual, or the message, then the console. */
+export function failureDetails(check: CheckResult, o: TextOptions): string {
+	const t = texts(o.language);
+	const paint = painter(o.color);
+	const f = check.failure;
+	const out = [paint('red', `✗ ${check.meta.id} ${check.meta.title[o.language]}`) + paint('gray', `  (${check.spec})`)];
+	if (!f) {
+		out.push(indent(check.error ?? '', '  '));
+		return out.join('\n');
+	}
+	if (f.kind === 'harness') out.push(paint('yellow', `  ${t.failedOutsideLesson}`));
+	out.push(indent(f.message.trim(), '  '));
+	if (f.expected !== undefined) {
+		out.push(indent(`${t.expected}: ${f.expected}`, '  '), indent(`${t.got}: ${f.actual ?? 'undefined'}`, '  '));
+	}
+	for (const c of f.consoles) out.push(`  ${t.consoleOf(c.guest, c.events)}:`, indent(c.excerpt, '    | '));
+	if (f.logs.length) out.push(`  ${t.fullLog}: ${f.logs.join(', ')}`);
+	out.push(`  ${t.hint}: ${check.meta.hint[o.language]}`);
+	return out.join('\n');
+}
+
+/** The whole progress report: failures (not those of blocked lessons), tables, the next lesson. */
+export function progressReport(lessons: LessonResult[], todos: StarterTodo[], o: TextOptions): string {
+	const t = texts(o.language);
+	const paint = painter(o.color);
+	const out: string[] = [];
+	const failed = lessons.filter((l) => l.status === 'failed').flatMap((l) => l.checks.filter((c) => c.state === 'failed'));
+	if (failed.length) {
+		out.push(paint('bold', t.failures), '');
+		for (const c of failed) out.push(failureDetails(c, o), '');
+	}
+	out.push(progressTables(lessons, o), '');
+	const next = nextLesson(lessons);
+	if (next) {
+		out.push(paint('bold', `${t.next}: ${next.id} ${next.title[o.language]}`));
+		const pending = next.checks.filter((c) => c.state !== 'passed').map((c) => c.meta);
+		out.push(indent(lessonHint(pending, todos, o), '  '));
+	} else if (lessons.length) out.push(paint('green', t.allDone));
+	return out.join('\n');
+}

@@ -1,0 +1,115 @@
+// A run's lesson tests, as the reporters see them: each check (one lesson() call) with its
+// outcome, grouped into lessons (one lesson number, all its checks), with "blocked" worked out
+// from the lessons each one requires.
+import path from 'node:path';
+import type { TestCase, TestModule } from 'vitest/node';
+import { compareLessonIds } from './lesson-id.js';
+import type { Bilingual, FailureEvidence, LessonMeta, StarterVerdict } from './lesson-meta.js';
+
+export type CheckState = 'passed' | 'failed' | 'not-run';
+
+export interface CheckResult {
+	/** The test's name: "<id> <English title>". */
+	name: string;
+	/** The spec file, relative to the root. */
+	spec: string;
+	project: string;
+	meta: LessonMeta;
+	state: CheckState;
+	durationMs: number;
+	/** Set by lesson.ts when the lesson failed. */
+	failure?: FailureEvidence;
+	/** The first error as vitest has it: the only evidence when the test failed outside the lesson's body (a vitest timeout). */
+	error?: string;
+	/** Starter track only: how the lesson failed on its starter. */
+	starter?: StarterVerdict;
+}
+
+export type LessonStatus = 'done' | 'failed' | 'blocked' | 'not-run';
+
+export interface LessonResult {
+	id: string;
+	chapter: number;
+	/** The title of its first check. */
+	title: Bilingual;
+	checks: CheckResult[];
+	points: number;
+	earned: number;
+	status: LessonStatus;
+	/** For a blocked lesson: the lessons it requires that ran and are not done. */
+	blockedBy: string[];
+}
+
+function stateOf(test: TestCase): CheckState {
+	const { state } = test.result();
+	return state === 'passed' || state === 'failed' ? state : 'not-run';
+}
+
+/** The lesson tests of the modules (of one project when given); tests without lesson meta are left out. */
+export function checksOf(modules: ReadonlyArray<TestModule>, root: string, project?: string): CheckResult[] {
+	const checks: CheckResult[] = [];
+	for (const module of modules) {
+		if (project !== undefined && module.project.name !== project) continue;
+		for (const test of module.children.allTests()) {
+			const { lesson, failure, starter } = test.meta();
+			if (!lesson) continue;
+			const result = test.result();
+			checks.push({
+				name: test.name,
+				spec: path.relative(root, module.moduleId),
+				project: module.project.name,
+				meta: lesson,
+				state: stateOf(test),
+				durationMs: test.diagnostic()?.duration ?? 0,
+				...(failure ? { failure } : {}),
+				...(result.state === 'failed' && result.errors[0] ? { error: result.errors[0].message } : {}),
+				...(starter ? { starter } : {}),
+			});
+		}
+	}
+	return checks.sort((a, b) => compareLessonIds(a.meta.id, b.meta.id) || a.spec.localeCompare(b.spec));
+}
+
+/** Checks grouped by lesson number, in course order, with blocked lessons marked. */
+export function lessonsOf(checks: CheckResult[]): LessonResult[] {
+	const byId = new Map<string, CheckResult[]>();
+	for (const c of checks) byId.set(c.meta.id, [...(byId.get(c.meta.id) ?? []), c]);
+	const lessons: LessonResult[] = [...byId.entries()]
+		.sort(([a], [b]) => compareLessonIds(a, b))
+		.map(([id, cs]) => {
+			const ran = cs.filter((c) => c.state !== 'not-run');
+			return {
+				id,
+				chapter: cs[0].meta.chapter,
+				title: cs[0].meta.title,
+				checks: cs,
+				points: cs.reduce((n, c) => n + c.meta.points, 0),
+				earned: cs.filter((c) => c.state === 'passed').reduce((n, c) => n + c.meta.points, 0),
+				status: !ran.length ? 'not-run' : ran.length === cs.length && ran.every((c) => c.state === 'passed') ? 'done' : 'failed',
+				blockedBy: [],
+			};
+		});
+	const status = new Map(lessons.map((l) => [l.id, l.status]));
+	// course order: a parent's own block is settled before its children look at it
+	for (const l of lessons) {
+		if (l.status !== 'failed') continue;
+		const requires = [...new Set(l.checks.flatMap((c) => c.meta.requires))];
+		l.blockedBy = requires.filter((r) => status.get(r) === 'failed' || status.get(r) === 'blocked');
+		if (l.blockedBy.length) {
+			l.status = 'blocked';
+			status.set(l.id, 'blocked');
+		}
+	}
+	return lessons;
+}
+
+/** The lesson a student should work on next: the first one that is neither done nor blocked. */
+export function nextLesson(lessons: LessonResult[]): LessonResult | undefined {
+	return lessons.find((l) => l.status === 'failed') ?? lessons.find((l) => l.status === 'not-run');
+}
+
+/** Requires that name no lesson of the run (only meaningful for a run of every spec). */
+export function unknownRequires(checks: CheckResult[]): { check: string; requires: string }[] {
+	const ids = new Set(checks.map((c) => c.meta.id));
+	return checks.flatMap((c) => c.meta.requires.filter((r) => !ids.has(r)).map((r) => ({ check: c.name, requires: r })));
+}
