@@ -132,7 +132,8 @@ lesson(
 		expect(alive.stdout, 'the guest should answer while the module yields').toBe('alive\n');
 		yielding.kill(SIGKILL);
 		await sleep(guest.ms(1000));
-		expect(await guest.procState(pid), 'insmod should still be running its init one second after SIGKILL').toBe('R');
+		const state = await guest.procState(pid);
+		expect(state, `insmod should still be running its init one second after SIGKILL, but ${state === undefined ? 'it has exited' : `its state is ${state}`}`).toBe('R');
 		const late = await yielding.result;
 		expect(late.status, 'insmod dies of SIGKILL, but only after init returned').toBe(137);
 		expect(await moduleState(guest, 'waits'), 'init returned 0, so the module is loaded anyway').toBe('Live');
