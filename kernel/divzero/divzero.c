@@ -20,7 +20,7 @@ MODULE_PARM_DESC(divisor, "the number to divide by (0 by default: the bug)");
 
 static int __init divzero_init(void)
 {
-	/* TODO(2.4) BEGIN: pr_info("%d / %d = %d\n", ...) the quotient dividend / divisor, without checking divisor */
+	/* TODO(2.4) BEGIN: pr_info() dividend / divisor ("%d / %d = %d\n"), divisor unchecked */
 	pr_info("%d / %d = %d\n", dividend, divisor, dividend / divisor);
 	/* TODO(2.4) END */
 	return 0;

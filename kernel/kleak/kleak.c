@@ -22,7 +22,7 @@ static struct proc_dir_entry *kleak_entry;
 
 static ssize_t kleak_write(struct file *file, const char __user *buf, size_t count, loff_t *ppos)
 {
-	/* TODO(2.7) BEGIN: copy = kvmalloc(count, GFP_KERNEL), copy_from_user() into it, and never free it */
+	/* TODO(2.7) BEGIN: kvmalloc() count bytes, copy_from_user() into them, never free */
 	void *copy = kvmalloc(count, GFP_KERNEL);
 
 	if (!copy)

@@ -31,7 +31,7 @@ static int __init nullderef_init(void)
 			return -ENOMEM;
 	}
 
-	/* TODO(2.3) BEGIN: count a hit in counter->hits, without checking counter, and pr_info the count */
+	/* TODO(2.3) BEGIN: counter->hits++ without checking counter, then pr_info() it */
 	counter->hits++;
 	pr_info("hits: %lu\n", counter->hits);
 	/* TODO(2.3) END */

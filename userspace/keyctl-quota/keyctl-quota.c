@@ -18,7 +18,8 @@
 // far above any non-root quota: the loop ends even if the quota never stops it
 #define MAX_KEYS 5000
 
-static inline long add_key(const char *type, const char *desc, const void *payload, size_t len, long keyring)
+static inline long add_key(const char *type, const char *desc, const void *payload, size_t len,
+			   long keyring)
 {
 	return syscall(SYS_add_key, type, desc, payload, len, keyring);
 }
@@ -57,7 +58,7 @@ static int fill_quota(size_t payload_size, int *err)
 		*err = errno;
 		return 0;
 	}
-	/* TODO(2.7) BEGIN: add_key("user", "lab-key-<n>", payload, payload_size, KEY_SPEC_PROCESS_KEYRING) until it fails (at most MAX_KEYS); count them, keep errno in *err */
+	/* TODO(2.7) BEGIN: add_key() "lab-key-<n>" until it fails; count them, errno in *err */
 	while (added < MAX_KEYS) {
 		char desc[32];
 
@@ -79,7 +80,8 @@ static void print_fill(size_t payload_size)
 	int added = fill_quota(payload_size, &err);
 
 	printf("added: %d\n", added);
-	printf("error: %s (%s)\n", err == EDQUOT ? "EDQUOT" : err ? "other" : "none", err ? strerror(err) : "-");
+	printf("error: %s (%s)\n", err == EDQUOT ? "EDQUOT" : err ? "other" : "none",
+	       err ? strerror(err) : "-");
 	print_key_users("key-users");
 }
 
