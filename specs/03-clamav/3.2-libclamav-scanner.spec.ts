@@ -28,8 +28,8 @@ lesson(
 		id: '3.2',
 		title: { en: 'The libclamav API: a scanner in C that agrees with clamd', ja: 'libclamav の API: clamd と同じ判定をする C のスキャナ' },
 		hint: {
-			en: 'clamav/scanner/scanner.c: in load_engine() call cl_init(CL_INIT_DEFAULT), cl_engine_new(), cl_load(database, engine, &signatures, CL_DB_STDOPT) and cl_engine_compile(), keeping the first failing code in ret. In scan_one() zero a struct cl_scan_options (parse = ~0, general = CL_SCAN_GENERAL_HEURISTICS), call cl_scanfile(path, &virname, &scanned, engine, &options) and print "PATH: OK" or "PATH: VIRNAME FOUND" on stdout, or "PATH: <cl_strerror> ERROR" on stderr, returning 0, 1 or 2.',
-			ja: 'clamav/scanner/scanner.c: load_engine() で cl_init(CL_INIT_DEFAULT)、cl_engine_new()、cl_load(database, engine, &signatures, CL_DB_STDOPT)、cl_engine_compile() を呼び、最初に失敗した戻り値を ret に残してください。scan_one() では struct cl_scan_options を 0 で埋め（parse = ~0、general = CL_SCAN_GENERAL_HEURISTICS）、cl_scanfile(path, &virname, &scanned, engine, &options) を呼んで、標準出力に "PATH: OK" か "PATH: VIRNAME FOUND"、失敗なら標準エラーに "PATH: <cl_strerror> ERROR" を出し、0・1・2 を返します。',
+			en: 'clamav/scanner/scanner.c: in load_engine() call cl_init(CL_INIT_DEFAULT), engine = cl_engine_new(), cl_load(database, engine, &signatures, CL_DB_STDOPT) and cl_engine_compile(engine), stopping at the first call that fails with its code in ret. In scan_one() zero a struct cl_scan_options, set parse = ~0 and general = CL_SCAN_GENERAL_HEURISTICS, and set ret = cl_scanfile(path, &virname, &scanned, engine, &options). The template prints the verdicts and exits 0, 1 or 2 from what ret says.',
+			ja: 'clamav/scanner/scanner.c: load_engine() で cl_init(CL_INIT_DEFAULT)、engine = cl_engine_new()、cl_load(database, engine, &signatures, CL_DB_STDOPT)、cl_engine_compile(engine) を呼び、最初に失敗した呼び出しの戻り値を ret に入れて止めてください。scan_one() では struct cl_scan_options を 0 で埋め、parse = ~0、general = CL_SCAN_GENERAL_HEURISTICS として、ret = cl_scanfile(path, &virname, &scanned, engine, &options) とします。判定の表示と終了コード 0・1・2 はテンプレートが ret から決めます。',
 		},
 		files: ['clamav/scanner/scanner.c'],
 	},
