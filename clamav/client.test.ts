@@ -205,6 +205,16 @@ describe('limits', () => {
 		await c.ping(); // the only connection slot came back
 	});
 
+	test('a command that times out waiting for a free connection leaves the queue', async () => {
+		const single = clamd.client({ maxConnections: 1, timeoutMs: 200 });
+		const session = single.session();
+		expect(await session.scan(clean)).toEqual({ verdict: 'clean' }); // holds the only connection
+		await expect(single.ping()).rejects.toThrow(/within 200 ms \(waiting for a free connection/);
+		await session.end();
+		// the slot went back to the gate, not to the caller that gave up
+		await expect(single.ping()).resolves.toBeUndefined();
+	});
+
 	test('a stalled stream in a session times out too', async () => {
 		const session = clamd.client({ timeoutMs: 300 }).session();
 		const stalled = new Readable({ read() {} });

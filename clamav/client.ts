@@ -100,12 +100,22 @@ class Gate {
 	private open = 0;
 	private waiting: (() => void)[] = [];
 	constructor(private readonly limit: number) {}
-	async enter(): Promise<void> {
+	/** Take a slot, waiting for one if needed; a caller whose deadline passes leaves the queue. */
+	enter(deadline: Deadline, what: () => string): Promise<void> {
 		if (this.open < this.limit) {
 			this.open++;
-			return;
+			return Promise.resolve();
 		}
-		await new Promise<void>((resolve) => this.waiting.push(resolve));
+		return new Promise<void>((resolve, reject) => {
+			this.waiting.push(resolve);
+			deadline.onExpire(() => {
+				const i = this.waiting.indexOf(resolve);
+				// not in the queue any more: the slot was already handed over, and the caller holds it
+				if (i < 0) return;
+				this.waiting.splice(i, 1);
+				reject(deadline.timeout(what()));
+			});
+		});
 	}
 	leave(): void {
 		const next = this.waiting.shift();
@@ -182,7 +192,8 @@ export class ClamdClient {
 
 	/** @internal Open a connection inside the concurrency limit; `release` must be called once. */
 	async connect(deadline: Deadline): Promise<{ socket: net.Socket; release: () => void }> {
-		await deadline.race(this.gate.enter(), () => `waiting for a free connection to clamd at ${this.address}`);
+		// outside the try below: a caller that never got a slot must not give one back
+		await this.gate.enter(deadline, () => `waiting for a free connection to clamd at ${this.address}`);
 		let released = false;
 		const release = () => {
 			if (!released) (released = true), this.gate.leave();
@@ -220,7 +231,7 @@ export class ClamdClient {
 		const deadline = new Deadline(this.timeoutMs);
 		try {
 			const { socket } = await this.connect(deadline);
-			const replies = collectReplies(socket, deadline, () => `waiting for clamd's reply to ${command}`);
+			const replies = collectReplies(socket, deadline, () => (source === undefined ? `${command}` : `${command}: sending the stream, or waiting for the reply`));
 			socket.write(`z${command}\0`);
 			if (source !== undefined) {
 				const pipe = surviveBrokenPipe(socket);
@@ -256,10 +267,13 @@ class Deadline {
 		if (this.expired) f();
 		else this.listeners.push(f);
 	}
+	timeout(what: string): ClamdTimeout {
+		return new ClamdTimeout(`clamd did not answer within ${this.ms} ms (${what})`);
+	}
 	/** `p`, or a ClamdTimeout saying what was being waited for. */
 	race<T>(p: Promise<T>, what: () => string): Promise<T> {
 		return new Promise<T>((resolve, reject) => {
-			this.onExpire(() => reject(new ClamdTimeout(`clamd did not answer within ${this.ms} ms (${what()})`)));
+			this.onExpire(() => reject(this.timeout(what())));
 			p.then(resolve, reject);
 		});
 	}
@@ -288,7 +302,7 @@ function collectReplies(socket: net.Socket, deadline: Deadline, what: () => stri
 				// clamd closes right after refusing a stream: writing then fails, but its reply came first
 				if (chunks.length) finish();
 				else if (e.code === 'EPIPE' || e.code === 'ECONNRESET') {
-					reject(new ClamdError(`clamd closed the connection before replying (${e.code}); a stream over its StreamMaxLength is refused this way`, { cause: e }));
+					reject(new ClamdError(`clamd closed the connection before replying (${e.code})`, { cause: e }));
 				} else reject(new ClamdError(`connection to clamd failed: ${e.message}`, { cause: e }));
 			});
 			deadline.onExpire(() => socket.destroy());
