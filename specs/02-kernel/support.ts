@@ -56,7 +56,7 @@ export async function rejection<E extends Error>(promise: Promise<unknown>, kind
 		if (e instanceof kind) return e;
 		throw e;
 	}
-	throw new Error(`expected ${what} to fail with ${kind.name}, but it completed`);
+	return expect.fail(`expected ${what} to fail with ${kind.name}, but it completed`);
 }
 
 /**
@@ -97,7 +97,7 @@ async function whileInsmodRuns(guest: LabGuest, what: string, result: Promise<Fi
 	let returned: Finished | undefined;
 	result.then((r) => (returned = r), () => {});
 	await guest.waitUntil(what, async () => {
-		if (returned) throw new Error(`insmod returned (status ${returned.status}) while waiting for ${what}: ${returned.output.trim() || 'no output'}`);
+		if (returned) expect.fail(`insmod returned (status ${returned.status}) while waiting for ${what}: ${returned.output.trim() || 'no output'}`);
 		return (await ready()) ? true : undefined;
 	}, 15_000);
 }

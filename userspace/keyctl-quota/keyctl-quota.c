@@ -1,4 +1,4 @@
-// Lesson 2.7: can an unprivileged user exhaust kernel memory through keys? Every key lives in
+// Lesson 2.7b: can an unprivileged user exhaust kernel memory through keys? Every key lives in
 // kernel memory, so the kernel charges keys to their owner: at most maxkeys keys and maxbytes
 // bytes of payload per user (/proc/sys/kernel/keys/, 200 and 20000 for non-root users), shown
 // in /proc/key-users. Past the quota add_key() fails with EDQUOT.
@@ -58,7 +58,7 @@ static int fill_quota(size_t payload_size, int *err)
 		*err = errno;
 		return 0;
 	}
-	/* TODO(2.7) BEGIN: add_key() "lab-key-<n>" until it fails; count them, errno in *err */
+	/* TODO(2.7b) BEGIN: add_key() "lab-key-<n>" until it fails; count them, errno in *err */
 	while (added < MAX_KEYS) {
 		char desc[32];
 
@@ -69,7 +69,7 @@ static int fill_quota(size_t payload_size, int *err)
 		}
 		added++;
 	}
-	/* TODO(2.7) END */
+	/* TODO(2.7b) END */
 	free(payload);
 	return added;
 }
