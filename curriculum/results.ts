@@ -103,9 +103,18 @@ export function lessonsOf(checks: CheckResult[]): LessonResult[] {
 	return lessons;
 }
 
-/** The lesson a student should work on next: the first one that is neither done nor blocked. */
+/**
+ * The lesson a student should work on next, of lessons in course order: the first that failed
+ * (blocked ones wait for their parent), else the first that has not run.
+ */
+export function nextLessonId(ids: string[], status: (id: string) => LessonStatus): string | undefined {
+	return ids.find((id) => status(id) === 'failed') ?? ids.find((id) => status(id) === 'not-run');
+}
+
 export function nextLesson(lessons: LessonResult[]): LessonResult | undefined {
-	return lessons.find((l) => l.status === 'failed') ?? lessons.find((l) => l.status === 'not-run');
+	const byId = new Map(lessons.map((l) => [l.id, l]));
+	const id = nextLessonId([...byId.keys()], (id) => byId.get(id)!.status);
+	return id === undefined ? undefined : byId.get(id);
 }
 
 /** Requires that name no lesson of the run (only meaningful for a run of every spec). */

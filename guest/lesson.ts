@@ -10,6 +10,7 @@
 // or breaks for a reason outside the lesson.
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { inspect } from 'node:util';
 import { inject, test } from 'vitest';
 import { isLessonId, chapterOf } from '../curriculum/lesson-id.js';
 import type { Bilingual, ConsoleEvidence, FailureEvidence, FailureKind, LessonMeta } from '../curriculum/lesson-meta.js';
@@ -100,7 +101,7 @@ export function failureKind(error: unknown): FailureKind {
 }
 
 const CONSOLE_MARK = '\n--- console ---\n';
-const printable = (v: unknown) => (v === undefined ? undefined : typeof v === 'string' ? v : JSON.stringify(v, null, 2));
+const printable = (v: unknown) => inspect(v, { depth: 4, breakLength: 100, maxArrayLength: 50, maxStringLength: 4000 });
 
 function evidenceOf(error: Error, pool: GuestPool, logs: string[]): FailureEvidence {
 	const consoles: ConsoleEvidence[] = pool.guests

@@ -1,0 +1,197 @@
+// Lessons from checks (blocked, partial, not run), the grade in GitHub Classroom's format and
+// shields.io's, the student's report in English and Japanese, and the language choice.
+import { describe, expect, test } from 'vitest';
+import { badgeProblems, gradeOf, runnerResultProblems } from './grade.js';
+import { languageOf } from './i18n.js';
+import type { LessonMeta } from './lesson-meta.js';
+import { progressReport } from './report-text.js';
+import { type CheckResult, lessonsOf, nextLesson, nextLessonId, unknownRequires } from './results.js';
+
+function meta(id: string, extra: Partial<LessonMeta> = {}): LessonMeta {
+	return {
+		id,
+		chapter: Number(id.split('.')[0]),
+		title: { en: `Lesson ${id}`, ja: `レッスン ${id}` },
+		hint: { en: `hint ${id}`, ja: `ヒント ${id}` },
+		files: [`kernel/l${id}/l.c`],
+		points: 1,
+		requires: [],
+		...extra,
+	};
+}
+
+function check(id: string, state: CheckResult['state'], extra: Omit<Partial<CheckResult>, 'meta'> & { meta?: Partial<LessonMeta> } = {}): CheckResult {
+	const { meta: m, ...rest } = extra;
+	return { name: `${id} Lesson ${id}`, spec: `specs/${id}.spec.ts`, project: 'lessons', meta: meta(id, m), state, durationMs: 1500, ...rest };
+}
+
+const failure = (message: string): CheckResult['failure'] => ({
+	kind: 'assertion',
+	message,
+	expected: "'Hello world.\\n'",
+	actual: "''",
+	consoles: [{ guest: 1, events: 'oops in hello_init', excerpt: 'BUG: kernel NULL pointer dereference\nRIP: hello_init' }],
+	logs: ['results/2.1-x/guest-1.console.log'],
+});
+
+// 1.1 done; 2.1 failed; 2.2 needs 2.1 (blocked); 2.3 needs 2.2 (blocked through it);
+// 2.4 has two checks of 2 and 3 points, one passed; 3.1 did not run; 1.2 failed
+const checks: CheckResult[] = [
+	check('1.1', 'passed'),
+	check('1.2', 'failed', { failure: failure('expected 1 to be 2') }),
+	check('2.1', 'failed', { failure: failure('expected the module to print Hello world.') }),
+	check('2.2', 'failed', { meta: { requires: ['2.1'] }, failure: failure('blocked one') }),
+	check('2.3', 'failed', { meta: { requires: ['2.2'] }, error: 'Test timed out in 150000ms.' }),
+	check('2.4', 'passed', { name: '2.4 a', meta: { points: 2 } }),
+	check('2.4', 'failed', { name: '2.4 b', meta: { points: 3 }, failure: failure('second check') }),
+	check('3.1', 'not-run'),
+];
+
+describe('lessons', () => {
+	const lessons = lessonsOf(checks);
+	const byId = Object.fromEntries(lessons.map((l) => [l.id, l]));
+
+	test('status, points and blocks', () => {
+		expect(lessons.map((l) => [l.id, l.status, `${l.earned}/${l.points}`, l.blockedBy.join()])).toEqual([
+			['1.1', 'done', '1/1', ''],
+			['1.2', 'failed', '0/1', ''],
+			['2.1', 'failed', '0/1', ''],
+			['2.2', 'blocked', '0/1', '2.1'],
+			['2.3', 'blocked', '0/1', '2.2'],
+			['2.4', 'failed', '2/5', ''],
+			['3.1', 'not-run', '0/1', ''],
+		]);
+		expect(byId['2.4'].checks.map((c) => c.name)).toEqual(['2.4 a', '2.4 b']);
+	});
+
+	test('a lesson whose parent did not run is not blocked by it (a filtered run)', () => {
+		expect(lessonsOf([check('2.2', 'failed', { meta: { requires: ['2.1'] } })])[0].status).toBe('failed');
+	});
+
+	test('the next lesson is the first failed one, blocked ones wait, else the first not run', () => {
+		expect(nextLesson(lessons)?.id).toBe('1.2');
+		expect(nextLessonId(['1.1', '2.1', '2.2'], (id) => (id === '2.1' ? 'blocked' : id === '2.2' ? 'not-run' : 'done'))).toBe('2.2');
+		expect(nextLessonId(['1.1'], () => 'done')).toBeUndefined();
+	});
+
+	test('requires that name no lesson', () => {
+		expect(unknownRequires([check('2.2', 'passed', { meta: { requires: ['2.1', '9.9'] } }), check('2.1', 'passed')])).toEqual([
+			{ check: '2.2 Lesson 2.2', requires: '9.9' },
+		]);
+	});
+});
+
+describe('grade', () => {
+	const lessons = lessonsOf(checks);
+
+	test('a runner result GitHub Classroom reads: one test per lesson, scored by the points of its passed checks', () => {
+		const { runner, badge } = gradeOf(lessons);
+		expect(runnerResultProblems(runner)).toEqual([]);
+		expect(badgeProblems(badge)).toEqual([]);
+		expect(runner.status).toBe('fail');
+		expect(runner.max_score).toBe(11);
+		expect(runner.tests.map((t) => [t.name, t.status, t.score, t.max_score])).toEqual([
+			['1.1 Lesson 1.1', 'pass', 1, 1],
+			['1.2 Lesson 1.2', 'fail', 0, 1],
+			['2.1 Lesson 2.1', 'fail', 0, 1],
+			['2.2 Lesson 2.2', 'fail', 0, 1],
+			['2.3 Lesson 2.3', 'fail', 0, 1],
+			['2.4 Lesson 2.4', 'fail', 2, 5],
+			['3.1 Lesson 3.1', 'fail', 0, 1],
+		]);
+		const message = (id: string) => runner.tests.find((t) => t.name.startsWith(`${id} `))!.message;
+		expect(message('2.2')).toBe('blocked by 2.1: make it pass first');
+		expect(message('2.3')).toBe('blocked by 2.2: make it pass first');
+		expect(message('2.4')).toBe('2.4 b: second check');
+		expect(message('3.1')).toMatch(/^did not run/);
+		expect(runner.tests[0].test_code).toBe('npx vitest run --project lessons -t "^1\\.1 "');
+		expect(badge).toEqual({ schemaVersion: 1, label: 'lessons', message: '1/7', color: 'orange' });
+	});
+
+	test('all done is a pass with a green badge; nothing run is an error', () => {
+		const all = gradeOf(lessonsOf([check('1.1', 'passed'), check('1.2', 'passed')]));
+		expect(all.runner.status).toBe('pass');
+		expect(all.badge).toMatchObject({ message: '2/2', color: 'brightgreen' });
+		const none = gradeOf(lessonsOf([check('1.1', 'not-run')]));
+		expect(none.runner.status).toBe('error');
+		expect(runnerResultProblems(none.runner)).toEqual([]);
+	});
+
+	test('changed course files void every score', () => {
+		const { runner, badge } = gradeOf(lessons, { modified: ['specs/1.1.spec.ts'], missing: [], added: ['specs/extra.spec.ts'] });
+		expect(runnerResultProblems(runner)).toEqual([]);
+		expect(runner.status).toBe('error');
+		expect(runner.tests.every((t) => t.score === 0 && t.status === 'error')).toBe(true);
+		expect(runner.tests[0].message).toBe("not graded: the course's files were changed: specs/1.1.spec.ts (changed), specs/extra.spec.ts (added)");
+		expect(badge).toMatchObject({ message: 'tests changed', color: 'lightgrey' });
+	});
+
+	test('the format check finds what is wrong', () => {
+		expect(runnerResultProblems({ version: 2, status: 'ok', max_score: 3, tests: [{ name: '', status: 'pass', score: 2, max_score: 1, message: 1 }] })).toEqual([
+			'version must be 1',
+			'status must be pass, fail or error',
+			'tests[0].name must be a non-empty string',
+			'tests[0].score must be a whole number from 0 to its max_score',
+			'tests[0].message must be a string',
+			'tests[0]: a passed test scores its max_score',
+			"max_score (3) must be the sum of the tests' max_score (1)",
+		]);
+		expect(badgeProblems({ schemaVersion: 1, label: 'x', message: '', color: 'red' })).toEqual(['message must be a non-empty string']);
+	});
+});
+
+describe("the student's report", () => {
+	const lessons = lessonsOf(checks);
+	const todos = [{ lesson: '1.2', file: 'userspace/busyloop/busyloop.c', line: 10, hint: 'loop forever', whole: false }];
+
+	test('in English: failures with their evidence (not those of blocked lessons), tables, the next lesson', () => {
+		const text = progressReport(lessons, todos, { language: 'en', color: false });
+		expect(text).toContain(
+			[
+				'✗ 2.1 Lesson 2.1  (specs/2.1.spec.ts)',
+				'  expected the module to print Hello world.',
+				"  Expected: 'Hello world.\\n'",
+				"  Got: ''",
+				'  Kernel console of guest 1 (oops in hello_init):',
+				'    | BUG: kernel NULL pointer dereference',
+				'    | RIP: hello_init',
+				'  Full console log: results/2.1-x/guest-1.console.log',
+				'  Hint: hint 2.1',
+			].join('\n'),
+		);
+		expect(text).not.toContain('blocked one');
+		expect(text).toContain('Chapter 2: Kernel modules   lessons 0/4   points 2/8');
+		expect(text).toMatch(/^ {2}⊘ 2\.2 {3}Lesson 2\.2 +0\/1 \(blocked by 2\.1\)$/m);
+		expect(text).toMatch(/^ {2}· 3\.1 {3}Lesson 3\.1 +0\/1 \(not run\)$/m);
+		expect(text).toContain('Total: lessons 1/7, points 3/11');
+		expect(text.endsWith(['Next: 1.2 Lesson 1.2', '  Hint: hint 1.2', '  Files: kernel/l1.2/l.c', '    userspace/busyloop/busyloop.c:10  TODO(1.2): loop forever'].join('\n'))).toBe(true);
+	});
+
+	test('in Japanese', () => {
+		const text = progressReport(lessons, todos, { language: 'ja', color: false });
+		expect(text).toContain('第2章 カーネルモジュール   レッスン 0/4   得点 2/8');
+		expect(text).toContain('(2.1 が先)');
+		expect(text).toContain('次はこれ: 1.2 レッスン 1.2\n  ヒント: ヒント 1.2');
+		expect(text).toContain('合計: レッスン 1/7, 得点 3/11');
+	});
+
+	test('a failure outside any lesson body (a vitest timeout) still shows what vitest said', () => {
+		const text = progressReport(lessonsOf([check('2.3', 'failed', { error: 'Test timed out in 150000ms.' })]), [], { language: 'en', color: false });
+		expect(text).toContain('✗ 2.3 Lesson 2.3  (specs/2.3.spec.ts)\n  Test timed out in 150000ms.');
+	});
+
+	test('everything done', () => {
+		expect(progressReport(lessonsOf([check('1.1', 'passed')]), [], { language: 'en', color: false })).toMatch(/Every lesson is done\.$/);
+	});
+});
+
+test('the language: LAB_LANG, else LC_ALL, LC_MESSAGES, LANG', () => {
+	expect(languageOf({ LANG: 'ja_JP.UTF-8' })).toBe('ja');
+	expect(languageOf({ LANG: 'en_US.UTF-8' })).toBe('en');
+	expect(languageOf({ LC_ALL: 'C', LANG: 'ja_JP.UTF-8' })).toBe('en');
+	expect(languageOf({ LC_MESSAGES: 'ja_JP', LANG: 'C' })).toBe('ja');
+	expect(languageOf({ LAB_LANG: 'en', LANG: 'ja_JP.UTF-8' })).toBe('en');
+	expect(languageOf({ LAB_LANG: 'ja' })).toBe('ja');
+	expect(languageOf({ LANG: 'jam' })).toBe('en');
+	expect(languageOf({})).toBe('en');
+});
