@@ -135,11 +135,17 @@ export function courseChecks(root: string, ran: CheckResult[]): CheckResult[] {
 	return readManifest(root).checks.map((c) => byName.get(c.name) ?? { name: c.name, spec: c.spec, project: 'lessons', meta: c.meta, state: 'not-run', durationMs: 0 });
 }
 
+/** The course's files as git sees the working tree: tracked and new, nothing ignored (.cache, results, builds). */
+export function courseFiles(root: string): string[] {
+	const listed = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: root, encoding: 'utf8' });
+	return [...new Set(listed.split('\0'))].filter((f) => f && existsSync(path.join(root, f))).sort();
+}
+
 export interface ExportOptions {
 	/** The course's exercises: index.root is the course checkout (with the solutions). */
 	index: ExerciseIndex;
 	dest: string;
-	/** Every file of the course to consider, relative to its root (git's tracked and untracked, not ignored). */
+	/** Every file of the course to consider (courseFiles). */
 	files: string[];
 	checks: CatalogueCheck[];
 	/** Include the GitHub workflow (.github/) and make dest a git repository with one commit. */

@@ -207,9 +207,9 @@ export function lesson(spec: Lesson, body: (ctx: { vm: GuestPool }) => Promise<v
 				}
 			}
 			if (failure) {
+				if (starters) failure.message = `lesson ${meta.id} fails on its starter for a reason outside the lesson (${failure.name}), not by an assertion, a build error or the guest:\n${failure.message}`;
 				const evidence = evidenceOf(failure, vm, logs);
 				task.meta.failure = evidence;
-				if (starters) failure.message = `lesson ${meta.id} fails on its starter for a reason outside the lesson (${failure.name}), not by an assertion, a build error or the guest:\n${failure.message}`;
 				throw explain(failure, evidence, meta);
 			}
 		},

@@ -4,12 +4,11 @@
 //                            with one commit: the template repository of a GitHub Classroom
 //                            assignment
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from '../../guest/paths.js';
 import { collectCatalogue } from '../catalogue.js';
 import { lessonsWithRegions, scanExercises } from '../exercises.js';
-import { MANIFEST, exportWorkspace } from '../workspace.js';
+import { MANIFEST, courseFiles, exportWorkspace } from '../workspace.js';
 
 const [kind, dir] = process.argv.slice(2);
 if ((kind !== 'skels' && kind !== 'classroom') || !dir) {
@@ -23,10 +22,6 @@ if (dest === repoRoot || dest.startsWith(`${repoRoot}${path.sep}`)) {
 }
 
 const git = (...args: string[]) => execFileSync('git', args, { cwd: repoRoot, encoding: 'utf8' });
-// the working tree as git sees it: tracked and new files, nothing ignored (.cache, results, builds)
-const files = git('ls-files', '-z', '--cached', '--others', '--exclude-standard')
-	.split('\0')
-	.filter((f) => f && existsSync(path.join(repoRoot, f)));
 const index = scanExercises(repoRoot);
 const commit = git('rev-parse', '--short', 'HEAD').trim();
 const dirty = git('status', '--porcelain').trim() !== '';
@@ -34,7 +29,7 @@ const dirty = git('status', '--porcelain').trim() !== '';
 const manifest = exportWorkspace({
 	index,
 	dest,
-	files: [...new Set(files)],
+	files: courseFiles(repoRoot),
 	checks: await collectCatalogue(repoRoot),
 	classroom: kind === 'classroom',
 	exportedFrom: `${commit}${dirty ? '+dirty' : ''}`,
