@@ -102,7 +102,8 @@ export async function startClamd(options: StartClamdOptions): Promise<RunningCla
 	const config = path.join(runDir, 'clamd.conf');
 	writeFileSync(config, clamdConfig({ databaseDir: options.databaseDir, runDir, tcpPort: options.tcpPort, settings: options.settings }));
 
-	const child: ChildProcess = spawn('clamd', ['-c', config], {
+	// setpriv --pdeathsig: clamd gets SIGTERM if this process dies first, so no test leaves one behind
+	const child: ChildProcess = spawn('setpriv', ['--pdeathsig', 'TERM', '--', 'clamd', '-c', config], {
 		stdio: ['ignore', 'pipe', 'pipe'],
 		uid: options.uid,
 		gid: options.gid ?? options.uid,

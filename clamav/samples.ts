@@ -1,7 +1,7 @@
 // The harmless samples and the signature databases the chapter's lessons use. The samples are
 // built or made at run time; only their signatures live in fixtures/signatures.
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { type Built, buildProgram, type ProgramOptions } from '../guest/build.js';
 import { cachePath, sourceRoot } from '../guest/paths.js';
@@ -73,10 +73,4 @@ export async function baseDatabase(): Promise<string> {
 		'lab.hdb': readFileSync(path.join(signaturesDir(), 'lab.hdb'), 'utf8'),
 		'marker-hash.hdb': `${hdbLine(marker.file, SIGNATURES.markerHash)}\n`,
 	});
-}
-
-/** Copy a file, e.g. a sample into a folder a lesson scans. */
-export function copySample(from: string, to: string): void {
-	mkdirSync(path.dirname(to), { recursive: true });
-	copyFileSync(from, to);
 }
