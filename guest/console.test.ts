@@ -43,3 +43,54 @@ describe('panics', () => {
 		expect(lines.slice(0, 2)).toEqual(['sysrq: Trigger a crash', 'Kernel panic - not syncing: sysrq triggered crash']);
 	});
 });
+
+describe('kernel crashes (chapter 2)', () => {
+	const cases: [file: string, expected: object[]][] = [
+		['null-deref-oops.log', [{ kind: 'oops', title: 'BUG: kernel NULL pointer dereference', function: 'nullderef_init', module: 'nullderef' }]],
+		[
+			'null-deref-panic.log',
+			[
+				{ kind: 'oops', title: 'BUG: kernel NULL pointer dereference', function: 'nullderef_init', module: 'nullderef' },
+				{ kind: 'panic', reason: 'Fatal exception' },
+			],
+		],
+		['divide-error-oops.log', [{ kind: 'oops', title: 'divide error', function: 'divzero_init', module: 'divzero' }]],
+		[
+			'divide-error-panic.log',
+			[
+				{ kind: 'oops', title: 'divide error', function: 'divzero_init', module: 'divzero' },
+				{ kind: 'panic', reason: 'Fatal exception' },
+			],
+		],
+		[
+			'stack-guard-page-panic.log',
+			[
+				{ kind: 'oops', title: 'BUG: TASK stack guard page was hit', function: 'array_16k', module: 'bigstack' },
+				{ kind: 'panic', reason: 'Fatal exception in interrupt' },
+			],
+		],
+		['stack-64k-page-fault-oops.log', [{ kind: 'oops', title: 'BUG: unable to handle page fault', function: 'array_64k', module: 'bigstack' }]],
+		['soft-lockup.log', [{ kind: 'soft-lockup', task: 'insmod' }]],
+		['hung-task.log', [{ kind: 'hung-task', task: 'insmod' }]],
+		['kmalloc-8mb-warning.log', [{ kind: 'warning', location: 'mm/page_alloc.c:5634', function: '__alloc_pages' }]],
+		[
+			'kernel-leak-oom-panic.log',
+			[
+				{ kind: 'oom-kill', victim: 'innocent' },
+				{ kind: 'oom-kill', victim: 'innocent' },
+				{ kind: 'oom-kill', victim: 'innocent' },
+				{ kind: 'panic', reason: 'System is deadlocked on memory' },
+			],
+		],
+	];
+
+	test.each(cases)('%s gives exactly the expected events, in order', (file, expected) => {
+		const events = classifyConsole(log(file));
+		expect(events).toEqual(expected.map((e) => expect.objectContaining(e)));
+	});
+
+	test('an oops followed by its "Oops:" line is one event, not two', () => {
+		const events = classifyConsole(log('stack-64k-page-fault-oops.log')).filter((e) => e.kind === 'oops');
+		expect(events).toHaveLength(1);
+	});
+});
