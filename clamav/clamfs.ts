@@ -51,7 +51,7 @@ export async function mountClamfs(guest: LabGuest, options: ClamfsOptions, limit
 	const prep = await guest.run(`modprobe fuse && mkdir -p ${q(options.root)} ${q(options.mountpoint)} /run/lab-clamfs`);
 	if (prep.status !== 0) throw new Error(`preparing the clamfs mount failed: ${prep.output}`);
 	await guest.put(config, configText);
-	const clamfs = guest.spawn(`exec clamfs ${q(config)}`, { timeoutMs: 24 * 3600_000 });
+	const clamfs = guest.spawn(`exec clamfs ${q(config)}`, { timeoutMs: Infinity });
 	const mounted = `grep -q ${q(` ${options.mountpoint} fuse.clamfs `)} /proc/mounts`;
 	const deadline = performance.now() + guest.ms(limitMs);
 	let exited: { status: number; output: string } | undefined;

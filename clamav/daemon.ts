@@ -206,7 +206,7 @@ export async function startClamdInGuest(guest: LabGuest, options: GuestClamdOpti
 	for (const f of files) await guest.upload(path.join(options.databaseDir, f), `${dbDir}/${f}`);
 	await guest.put(config, clamdConfig({ databaseDir: dbDir, runDir, settings: options.settings }));
 
-	const clamd = guest.spawn(`exec clamd -c ${shellQuote(config)}`, { timeoutMs: 24 * 3600_000 });
+	const clamd = guest.spawn(`exec clamd -c ${shellQuote(config)}`, { timeoutMs: Infinity });
 	const limit = guest.ms(options.startTimeoutMs ?? 30_000);
 	// the socket appears once the database is loaded; then one PING proves clamd serves
 	const ready = guest.run(

@@ -100,6 +100,8 @@ export function buildModule(dir: string, kernelBuildDir: string): Promise<Built>
 export interface ProgramOptions {
 	/** Link statically: runs in the bare initramfs guest. Dynamic programs need the host root. */
 	static?: boolean;
+	/** Extra compiler flags before the sources, e.g. -O0 (the default is -O2 -g). */
+	cflags?: string[];
 	/** Extra gcc arguments after the sources, e.g. libraries (-lclamav). */
 	flags?: string[];
 }
@@ -107,7 +109,7 @@ export interface ProgramOptions {
 /** Build the C program in `dir` (all its .c files) into an executable named after the folder. */
 export function buildProgram(dir: string, options: ProgramOptions = {}): Promise<Built> {
 	const name = path.basename(dir);
-	const flags = ['-O2', '-g', '-Wall', '-Wextra', ...(options.static ? ['-static'] : [])];
+	const flags = ['-O2', '-g', '-Wall', '-Wextra', ...(options.static ? ['-static'] : []), ...(options.cflags ?? [])];
 	const libs = options.flags ?? [];
 	return cached('programs', dir, [...flags, ...libs], name, async (scratch) => {
 		const sources = readdirSync(scratch).filter((f) => f.endsWith('.c'));

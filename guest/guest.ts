@@ -41,7 +41,10 @@ export interface BootOptions {
 export interface RunOptions {
 	/** Run as this uid (0 = root). */
 	uid?: number;
-	/** Host-side limit; the command's process group gets SIGKILL when it passes. */
+	/**
+	 * Host-side limit (default 60 s under TCG); the command's process group gets SIGKILL when it
+	 * passes. Infinity for a daemon that runs until the test ends.
+	 */
 	timeoutMs?: number;
 }
 
@@ -381,6 +384,7 @@ export class Guest {
 		const limit = options.timeoutMs ?? scaledMs(this.accel, 60_000);
 		let timer: NodeJS.Timeout | undefined;
 		const late = new Promise<never>((_, reject) => {
+			if (limit === Infinity) return;
 			timer = setTimeout(() => {
 				running.kill(9);
 				const events = this.events();

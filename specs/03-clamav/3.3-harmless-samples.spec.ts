@@ -32,7 +32,7 @@ lesson(
 		const guest = await vm.guest({ hostRoot: true });
 		const [optimised, unoptimised] = await Promise.all([
 			buildMarker({ static: true }),
-			buildMarker({ flags: ['-O0'] }), // another compiler output, dynamically linked
+			buildMarker({ cflags: ['-O0'] }), // another compiler output, dynamically linked
 		]);
 		// the project's whole database, your marker.ndb included
 		const clamd = await startClamdInGuest(guest, { databaseDir: signaturesDir() }).catch((e: unknown) => {
