@@ -1,0 +1,165 @@
+// A student's whole journey, for real: the classroom template exported from this course, lesson
+// 1.1 failing on its starter with its evidence, the grade and badge in their formats, the hint,
+// watch mode seeing the fix and passing, the grade after it, and a spec edited to pass detected.
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { repoRoot } from '../guest/paths.js';
+import { scanExercises } from './exercises.js';
+import { badgeProblems, runnerResultProblems, type RunnerResult } from './grade.js';
+import { BADGE_FILE, GRADE_FILE } from './reporters/grade.js';
+import { type ChildRun, childEnv, linkNodeModules, runIn } from './testing.js';
+import { MANIFEST, isStudentWorkspace, isUntouched, readManifest, verifyWorkspace } from './workspace.js';
+
+const scratch = mkdtempSync(path.join(os.tmpdir(), 'lab-workspace-'));
+const ws = path.join(scratch, 'template');
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+const read = (file: string) => readFileSync(path.join(ws, file), 'utf8');
+const HELLO = 'userspace/hello/hello.c';
+const HELLO_SPEC = 'specs/01-userspace/1.1-hello.spec.ts';
+const HELLO_TITLE = '1.1 Hello world from a user-space C program';
+
+/** Lesson 1.1 as the workflow's shard job runs it: the progress report, and a blob for the grade. */
+const runLesson11 = () =>
+	runIn(ws, 'vitest', ['run', HELLO_SPEC, '--maxWorkers=1', '--reporter=./curriculum/reporters/progress.ts', '--reporter=blob', '--outputFile.blob=.vitest-reports/blob-1.json']);
+/** The grade job: merge the blobs, grade. */
+const grade = (): ChildRun & { runner: RunnerResult; badge: unknown } => {
+	const run = runIn(ws, 'vitest', ['run', '--merge-reports', '--reporter=./curriculum/reporters/grade.ts']);
+	return { ...run, runner: JSON.parse(read(GRADE_FILE)) as RunnerResult, badge: JSON.parse(read(BADGE_FILE)) };
+};
+
+let exported: ChildRun;
+/** git status right after the export, before node_modules is linked in (a student runs npm ci). */
+let changesAfterExport: string;
+beforeAll(() => {
+	exported = runIn(repoRoot, 'tsx', ['curriculum/cli/export.ts', 'classroom', ws]);
+	changesAfterExport = execFileSync('git', ['status', '--porcelain'], { cwd: ws, encoding: 'utf8' });
+	linkNodeModules(ws);
+}, 600_000);
+
+describe('the classroom template', () => {
+	test('is written, as a git repository with one commit and nothing left to commit', () => {
+		expect(exported.status, exported.output).toBe(0);
+		expect(exported.output).toContain(`Classroom template written to ${ws}`);
+		expect(execFileSync('git', ['log', '--format=%s'], { cwd: ws, encoding: 'utf8' })).toMatch(/^Exercises of kernel-security-lab [0-9a-f]+(\+dirty)?\n$/);
+		expect(changesAfterExport).toBe('');
+	});
+
+	test('has starters instead of solutions, the specs and the workflow, no upstream CI, self-tests or sidecars', () => {
+		expect(read(HELLO)).toContain('/* TODO(1.1): ');
+		expect(read(HELLO)).not.toContain('printf(');
+		expect(scanExercises(ws).regions).toEqual([]);
+		expect(read(HELLO_SPEC)).toBe(readFileSync(path.join(repoRoot, HELLO_SPEC), 'utf8'));
+		expect(existsSync(path.join(ws, '.github/workflows/lessons.yml'))).toBe(true);
+		expect(existsSync(path.join(ws, '.ci'))).toBe(false);
+		const files = execFileSync('git', ['ls-files'], { cwd: ws, encoding: 'utf8' }).split('\n');
+		expect(files.filter((f) => f.endsWith('.test.ts') || f.endsWith('.todo'))).toEqual([]);
+	});
+
+	test('has a manifest: the lessons, where the TODOs are, checksums of everything but the exercises', () => {
+		expect(isStudentWorkspace(ws)).toBe(true);
+		const manifest = readManifest(ws);
+		expect(manifest.checks.find((c) => c.name === HELLO_TITLE)?.meta).toMatchObject({ id: '1.1', chapter: 1, points: 1, files: [HELLO] });
+		expect(manifest.todos.find((t) => t.lesson === '1.1')).toMatchObject({ file: HELLO, whole: false });
+		expect(read(HELLO).split('\n')[manifest.todos.find((t) => t.lesson === '1.1')!.line - 1]).toContain('TODO(1.1)');
+		expect(manifest.protected).toHaveProperty([HELLO_SPEC]);
+		expect(manifest.protected).toHaveProperty(['guest/lesson.ts']);
+		expect(manifest.protected).not.toHaveProperty([HELLO]);
+		expect(manifest.protected).not.toHaveProperty([MANIFEST]);
+		expect(verifyWorkspace(ws)).toEqual({ modified: [], missing: [], added: [] });
+	});
+});
+
+describe("the student's runs", () => {
+	let first: ChildRun;
+	beforeAll(() => {
+		first = runLesson11();
+	}, 600_000);
+
+	// (the console excerpt is there when the guest printed something: results.test.ts shows its form)
+	test('lesson 1.1 fails on the starter with what was expected, what happened, the log and the hint', () => {
+		expect(first.status, first.output).toBe(1);
+		expect(first.output).toContain(`  ✗ ${HELLO_TITLE}`);
+		expect(first.output).toContain(`✗ ${HELLO_TITLE}  (${HELLO_SPEC})\n  expected '' to be 'Hello world.\\n'`);
+		expect(first.output).toContain("  Expected: 'Hello world.\\n'\n  Got: ''");
+		expect(first.output).toContain('  Full console log: results/1.1-hello-world-from-a-user-space-c-program/guest-1.console.log');
+		expect(first.output).toMatch(/^Chapter 1: User space {3}lessons 0\/\d+ {3}points 0\/\d+$/m);
+		expect(first.output).toMatch(/^ {2}· 2\.1 {3}.* \(not run\)$/m);
+		expect(first.output).toContain(`Next: ${HELLO_TITLE}\n  Hint: userspace/hello/hello.c: `);
+		expect(first.output).toMatch(/^ {4}userspace\/hello\/hello\.c:\d+ {2}TODO\(1\.1\): /m);
+	});
+
+	test('the grade: valid for Classroom, every lesson of the course in it, 1.1 failed, a red badge', () => {
+		const g = grade();
+		expect(g.status, g.output).toBe(1);
+		expect(runnerResultProblems(g.runner)).toEqual([]);
+		expect(badgeProblems(g.badge)).toEqual([]);
+		const lessons = new Set(readManifest(ws).checks.map((c) => c.meta.id));
+		expect(g.runner.tests.map((t) => t.name.split(' ')[0])).toEqual([...lessons]);
+		expect(g.runner.max_score).toBe(readManifest(ws).checks.reduce((n, c) => n + c.meta.points, 0));
+		expect(g.runner.tests[0]).toMatchObject({ name: HELLO_TITLE, status: 'fail', score: 0, filename: HELLO_SPEC });
+		expect(g.runner.tests[1].message).toMatch(/^did not run/);
+		expect(g.badge).toEqual({ schemaVersion: 1, label: 'lessons', message: `0/${lessons.size}`, color: 'red' });
+	});
+
+	test('the hint: the next lesson after the run, or the one asked for, in the language asked for', () => {
+		const next = runIn(ws, 'tsx', ['curriculum/cli/hint.ts']);
+		expect(next.status, next.output).toBe(0);
+		expect(next.output).toMatch(new RegExp(`^${HELLO_TITLE}\\nHint: userspace/hello/hello.c: .*\\nFiles: userspace/hello/hello.c\\n {2}userspace/hello/hello.c:\\d+ {2}TODO\\(1\\.1\\): `));
+		const ja = runIn(ws, 'tsx', ['curriculum/cli/hint.ts', '2.1'], { LAB_LANG: 'ja' });
+		expect(ja.output).toMatch(/^2\.1 カーネルモジュールで.*\nヒント: .*\nファイル: kernel\/hello\/hello\.c\n {2}kernel\/hello\/hello\.c:\d+ {2}TODO\(2\.1\): /);
+		expect(runIn(ws, 'tsx', ['curriculum/cli/hint.ts', '9.9']).output).toBe('There is no lesson 9.9.\n');
+	});
+
+	test('watch mode runs 1.1, sees the student save the fix, and runs it again: it passes', async () => {
+		const watcher = spawn(path.join(repoRoot, 'node_modules/.bin/tsx'), ['curriculum/cli/watch.ts', '1.1'], { cwd: ws, env: childEnv(), detached: true });
+		let output = '';
+		const seen = (text: string, ms: number) =>
+			new Promise<void>((resolve, reject) => {
+				const timer = setTimeout(() => reject(new Error(`no "${text}" within ${ms} ms:\n${output}`)), ms);
+				const check = () => {
+					if (!output.includes(text)) return;
+					clearTimeout(timer);
+					resolve();
+				};
+				watcher.stdout.on('data', check);
+				check();
+			});
+		watcher.stdout.on('data', (d: Buffer) => (output += d));
+		watcher.stderr.on('data', (d: Buffer) => (output += d));
+		try {
+			await seen('Watching userspace/hello', 120_000);
+			expect(output).toContain(`${HELLO_TITLE}: 0/1`);
+			writeFileSync(path.join(ws, HELLO), readFileSync(path.join(repoRoot, HELLO)));
+			await seen(`${HELLO_TITLE}: 1/1`, 120_000);
+		} finally {
+			process.kill(-watcher.pid!, 'SIGTERM');
+		}
+	}, 300_000);
+
+	test('after the fix, the grade counts 1.1', () => {
+		const run = runLesson11();
+		expect(run.status, run.output).toBe(0);
+		const g = grade();
+		expect(g.runner.tests[0]).toMatchObject({ name: HELLO_TITLE, status: 'pass', score: 1 });
+		expect(g.badge).toMatchObject({ message: `1/${g.runner.tests.length}` });
+	}, 600_000);
+
+	test('a spec edited to pass, or a spec added, voids the grade', () => {
+		writeFileSync(path.join(ws, HELLO_SPEC), `${read(HELLO_SPEC)}\n// passes now\n`);
+		writeFileSync(path.join(ws, 'specs/01-userspace/mine.spec.ts'), '\n');
+		const tampering = verifyWorkspace(ws);
+		expect(isUntouched(tampering)).toBe(false);
+		expect(tampering).toEqual({ modified: [HELLO_SPEC], missing: [], added: ['specs/01-userspace/mine.spec.ts'] });
+		const g = grade();
+		expect(g.status).toBe(1);
+		expect(runnerResultProblems(g.runner)).toEqual([]);
+		expect(g.runner.status).toBe('error');
+		expect(g.runner.tests[0]).toMatchObject({ status: 'error', score: 0 });
+		expect(g.runner.tests[0].message).toBe(`not graded: the course's files were changed: ${HELLO_SPEC} (changed), specs/01-userspace/mine.spec.ts (added)`);
+		expect(g.badge).toMatchObject({ message: 'tests changed' });
+	});
+});
