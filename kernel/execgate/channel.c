@@ -75,6 +75,7 @@ static DEFINE_SPINLOCK(lock);
 static LIST_HEAD(queries);
 static DECLARE_WAIT_QUEUE_HEAD(relay_wait);	/* the relay waits here for queries */
 static struct pid *relay;	/* the relay's thread group, NULL when none */
+static bool relay_leaving;	/* the relay wrote BYE: it takes no more queries */
 static bool stopping;
 static u64 last_serial;
 
@@ -88,6 +89,12 @@ static void settle_all_locked(enum outcome outcome)
 		q->outcome = outcome;
 		complete(&q->settled);
 	}
+}
+
+/* Can a new query be queued? The caller holds the lock. */
+static bool accepting_queries_locked(void)
+{
+	return relay && !relay_leaving && !stopping;
 }
 
 /* Is current the relay, or a process the relay started (at any depth)? */
@@ -117,11 +124,11 @@ static bool in_relay_tree(void)
 static enum outcome ask_relay(struct query *q)
 {
 	enum outcome outcome = OUTCOME_NO_RELAY;
-	/* TODO(4.4) BEGIN: queue q with a new serial (only if a relay is there), wake the relay, wait_for_completion_killable_timeout(), then take q off the list if nobody settled it */
+	/* TODO(4.4) BEGIN: queue q with a new serial if accepting_queries_locked(), wake the relay, wait_for_completion_killable_timeout(), then take q off the list if nobody settled it */
 	long left;
 
 	spin_lock(&lock);
-	if (!relay || stopping) {
+	if (!accepting_queries_locked()) {
 		spin_unlock(&lock);
 		return OUTCOME_NO_RELAY;
 	}
@@ -213,6 +220,9 @@ static int relay_release(struct inode *inode, struct file *file)
 	settle_all_locked(OUTCOME_RELAY_GONE);
 	spin_unlock(&lock);
 	/* TODO(4.4) END */
+	spin_lock(&lock);
+	relay_leaving = false;
+	spin_unlock(&lock);
 	return 0;
 }
 
@@ -237,6 +247,12 @@ static bool query_waiting(void)
 	return waiting;
 }
 
+/* Something for a read() to return: a query, or the end after BYE. */
+static bool read_ready(void)
+{
+	return query_waiting() || READ_ONCE(relay_leaving);
+}
+
 /* Write q's line into line (EXECGATE_QUERY_MAX bytes); returns its length. */
 static size_t format_query(char *line, const struct query *q, int fd)
 {
@@ -254,7 +270,8 @@ static size_t format_query(char *line, const struct query *q, int fd)
 
 /*
  * Wait for a query the relay has not read and format it into line. If fd is a reserved
- * descriptor, *exe gets a reference to the file being executed. Returns the line's length.
+ * descriptor, *exe gets a reference to the file being executed. Returns the line's length,
+ * or 0 (end of file) once the relay has said BYE.
  */
 static ssize_t take_query(struct file *file, char *line, size_t size, int fd,
 			  struct file **exe, u64 *serial)
@@ -265,14 +282,18 @@ static ssize_t take_query(struct file *file, char *line, size_t size, int fd,
 
 	for (;;) {
 		if (file->f_flags & O_NONBLOCK) {
-			if (!query_waiting())
+			if (!read_ready())
 				return -EAGAIN;
 		} else {
-			err = wait_event_interruptible(relay_wait, query_waiting());
+			err = wait_event_interruptible(relay_wait, read_ready());
 			if (err)
 				return err;
 		}
 		spin_lock(&lock);
+		if (relay_leaving) {
+			spin_unlock(&lock);
+			return 0;
+		}
 		q = first_unsent_locked();
 		if (q)
 			break;
@@ -390,6 +411,24 @@ static int settle(u64 serial, bool allow)
 	return err;
 }
 
+/* BYE: no more queries for this relay; the unsent ones get the fail policy now. */
+static void relay_leaves(void)
+{
+	struct query *q, *tmp;
+
+	spin_lock(&lock);
+	relay_leaving = true;
+	list_for_each_entry_safe(q, tmp, &queries, link) {
+		if (q->sent)
+			continue;
+		list_del_init(&q->link);
+		q->outcome = OUTCOME_RELAY_GONE;
+		complete(&q->settled);
+	}
+	spin_unlock(&lock);
+	wake_up_interruptible(&relay_wait);
+}
+
 static ssize_t relay_write(struct file *file, const char __user *buf, size_t size,
 			   loff_t *ppos)
 {
@@ -405,6 +444,10 @@ static ssize_t relay_write(struct file *file, const char __user *buf, size_t siz
 	text[size] = '\0';
 	if (text[size - 1] == '\n')
 		text[size - 1] = '\0';
+	if (!strcmp(text, "BYE")) {
+		relay_leaves();
+		return size;
+	}
 	err = parse_answer(text, &serial, &allow);
 	if (!err)
 		err = settle(serial, allow);
@@ -414,7 +457,7 @@ static ssize_t relay_write(struct file *file, const char __user *buf, size_t siz
 static __poll_t relay_poll(struct file *file, poll_table *wait)
 {
 	poll_wait(file, &relay_wait, wait);
-	return (query_waiting() ? EPOLLIN | EPOLLRDNORM : 0) | EPOLLOUT | EPOLLWRNORM;
+	return (read_ready() ? EPOLLIN | EPOLLRDNORM : 0) | EPOLLOUT | EPOLLWRNORM;
 }
 
 static const struct file_operations relay_fops = {

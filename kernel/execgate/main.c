@@ -42,7 +42,13 @@
  *
  *            Anything else fails with EINVAL; a serial that is not waiting for an answer
  *            (unknown, answered already, timed out, its task killed) fails with ENOENT.
- *   close    Every exec still waiting is settled by the fail policy.
+ *
+ *              BYE\n
+ *
+ *            The relay is leaving: no more queries are queued for it, those it has not read
+ *            are settled by the fail policy at once, and its reads return 0 (end of file), so
+ *            a relay blocked in read() can finish. Queries it has read may still be answered.
+ *   close    Every exec still waiting is settled by the fail policy; the next open may register.
  *
  * An exec-ing task waits killably, at most timeout_ms. Without a relay, when the relay stays
  * silent, or when it goes away, the exec is allowed, or denied with fail_closed=1. The relay's

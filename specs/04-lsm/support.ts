@@ -1,11 +1,14 @@
 // Shared by the chapter 4 specs: loading execgate, the specs' own relay (devrelay), reading the
 // module's log lines, and the query line of /dev/execgate.
+import { createHash } from 'node:crypto';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { build } from 'esbuild';
 import { expect } from 'vitest';
-import { buildProgram } from '../../guest/build.js';
+import { BuildError, buildProgram } from '../../guest/build.js';
 import type { Running } from '../../guest/guest.js';
 import { GUEST_WORKDIR, type LabGuest, type LoadedModule } from '../../guest/lab-guest.js';
-import { repoRoot } from '../../guest/paths.js';
+import { cachePath, repoRoot, sourceRoot } from '../../guest/paths.js';
 
 export const MODULE = 'execgate';
 export const DEVICE = '/dev/execgate';
@@ -106,3 +109,95 @@ export async function startDevrelay(guest: LabGuest, relay: string, rules: strin
 
 /** The queries in a relay's output whose decoded path is exactly `path`. */
 export const queriesFor = (output: string, path: string | Buffer) => queriesIn(output).filter((q) => q.path?.equals(Buffer.from(path)));
+
+/**
+ * Bundle the relay (clamav/relay.ts under the source root, with the chapter 3 client) into one
+ * ES module for node 20, named by its content: the guest reads it over 9p with cache=loose, so a
+ * changed relay must get a new name, never a rewrite in place. Returns the host path, which is
+ * also its path in a guest that mounts the host root.
+ */
+export async function bundleRelay(): Promise<string> {
+	const entry = path.join(sourceRoot, 'clamav', 'relay.ts');
+	let result: Awaited<ReturnType<typeof build>>;
+	try {
+		result = await build({ entryPoints: [entry], bundle: true, platform: 'node', format: 'esm', target: 'node20', write: false, logLevel: 'silent' });
+	} catch (e) {
+		const errors = (e as { errors?: { text: string; location?: { file: string; line: number } | null }[] }).errors ?? [];
+		throw new BuildError('clamav/relay.ts', errors.map((m) => `${m.location ? `${m.location.file}:${m.location.line}: ` : ''}${m.text}`).join('\n') || (e as Error).message);
+	}
+	const code = result.outputFiles![0]!.contents;
+	const file = cachePath('relay', `relay-${createHash('sha256').update(code).digest('hex').slice(0, 16)}.mjs`);
+	if (!existsSync(file)) {
+		const scratch = `${file}.${process.pid}`;
+		writeFileSync(scratch, code);
+		renameSync(scratch, file);
+	}
+	return file;
+}
+
+/** One "decision ..." line of the relay's log. */
+export interface RelayDecision {
+	serial: number;
+	pid: number;
+	answer: 'allow' | 'deny';
+	verdict: string;
+	signature?: string;
+	reason?: string;
+	cached: boolean;
+	ms: number;
+	/** As the relay quotes it. */
+	path: string;
+	line: string;
+}
+
+const DECISION = /^decision serial=(\d+) pid=(\d+) answer=(allow|deny) verdict=(\S+)(?: signature=(\S+))?(?: reason=("(?:[^"\\]|\\.)*"))? cached=(yes|no) ms=(\d+(?:\.\d+)?) path=(.*)$/;
+
+export function decisionsIn(log: string): RelayDecision[] {
+	return log
+		.split('\n')
+		.map((line) => ({ line, m: DECISION.exec(line) }))
+		.filter((x) => x.m)
+		.map(({ line, m }) => ({
+			serial: Number(m![1]),
+			pid: Number(m![2]),
+			answer: m![3] as 'allow' | 'deny',
+			verdict: m![4]!,
+			signature: m![5],
+			reason: m![6] ? (JSON.parse(m![6]) as string) : undefined,
+			cached: m![7] === 'yes',
+			ms: Number(m![8]),
+			path: m![9]!,
+			line,
+		}));
+}
+
+/** The relay's decisions about one path (given as the plain path; quoted here as the relay does). */
+export const decisionsFor = (log: string, file: string) => decisionsIn(log).filter((d) => d.path === JSON.stringify(file));
+
+export interface StartedRelay extends Running {
+	pidNumber: number;
+	bundle: string;
+}
+
+/** Start the student's relay in a guest with the host root, and wait until it has the device. */
+export async function startRelay(guest: LabGuest, args: string): Promise<StartedRelay> {
+	const bundle = await bundleRelay();
+	const running = guest.spawn(`exec node ${bundle} ${args}`, { timeoutMs: Number.POSITIVE_INFINITY });
+	let exited: string | undefined;
+	running.result.then(
+		(r) => (exited = `exit ${r.status}`),
+		(e: Error) => (exited = e.message),
+	);
+	// node's first start in a TCG guest translates a lot of code: give it time
+	await guest.waitUntil(`the relay (node ${path.basename(bundle)} ${args}) to open ${DEVICE}`, async () => {
+		const out = running.output();
+		if (/^relay: ready /m.test(out)) return true;
+		if (exited) throw new Error(`the relay ended (${exited}) before it was ready:\n${out}`);
+		return undefined;
+	}, 60_000);
+	return { ...running, pidNumber: await running.pid, bundle };
+}
+
+/** Waiting for a line to appear in a running command's output. */
+export const untilOutput = (guest: LabGuest, what: string, running: Running, test: (out: string) => boolean, tcgMs = 30_000) =>
+	guest.waitUntil(what, async () => (test(running.output()) ? true : undefined), tcgMs);
