@@ -13,7 +13,7 @@ import path from 'node:path';
 import { inspect } from 'node:util';
 import { inject, test } from 'vitest';
 import { isLessonId, chapterOf } from '../curriculum/lesson-id.js';
-import type { Bilingual, ConsoleEvidence, FailureEvidence, FailureKind, LessonMeta } from '../curriculum/lesson-meta.js';
+import type { Bilingual, ConsoleEvidence, FailureEvidence, LessonMeta, StarterVerdict } from '../curriculum/lesson-meta.js';
 import { type StarterTrack, useLessonStarter, workerSourceRoot } from '../curriculum/starter-track/track.js';
 import { BuildError } from './build.js';
 import { classifyConsole, consoleExcerpt, describeEvents } from './console.js';
@@ -92,12 +92,12 @@ function keepEvidence(lessonDir: string, pool: GuestPool): string[] {
 	});
 }
 
-/** The lesson's own reasons to fail, and the rest (a defect of the spec or the harness). */
-export function failureKind(error: unknown): FailureKind {
+/** The lesson's own reasons to fail: an assertion, a build error, the guest; undefined for anything else. */
+function lessonReason(error: Error): StarterVerdict['kind'] | undefined {
 	if (error instanceof BuildError) return 'build';
 	if (error instanceof GuestError) return 'guest';
-	if (error instanceof Error && error.name === 'AssertionError') return 'assertion';
-	return 'harness';
+	if (error.name === 'AssertionError') return 'assertion';
+	return undefined;
 }
 
 const CONSOLE_MARK = '\n--- console ---\n';
@@ -113,7 +113,7 @@ function evidenceOf(error: Error, pool: GuestPool, logs: string[]): FailureEvide
 		});
 	const { expected, actual } = error as { expected?: unknown; actual?: unknown };
 	return {
-		kind: failureKind(error),
+		kind: lessonReason(error) ?? 'harness',
 		// errors from the harness carry their own console excerpt: the consoles hold it already
 		message: error.message.split(CONSOLE_MARK)[0],
 		...(error.name === 'AssertionError' && expected !== undefined ? { expected: printable(expected), actual: printable(actual) } : {}),
@@ -185,33 +185,28 @@ export function lesson(spec: Lesson, body: (ctx: { vm: GuestPool }) => Promise<v
 			const vm = new GuestPool();
 			// also on a vitest timeout, which abandons the body: no guest outlives its test
 			onTestFinished(() => vm.closeAll());
-			let failure: Error | undefined;
-			try {
-				await body({ vm });
-			} catch (thrown) {
-				failure = thrown instanceof Error ? thrown : new Error(String(thrown));
+			const failure = await body({ vm }).then(
+				() => undefined,
+				(thrown: unknown) => (thrown instanceof Error ? thrown : new Error(String(thrown))),
+			);
+			const reason = failure && lessonReason(failure);
+			if (starters && failure && reason) {
+				// what the honesty check wants: the lesson fails on its starter, for its own reason
+				await vm.closeAll();
+				task.meta.starter = { kind: reason, message: failure.message.split('\n')[0] };
+				return;
 			}
-			const kind = failure && failureKind(failure);
-			const expectedOnStarter = starters && kind && kind !== 'harness';
-			const logs = failure && !expectedOnStarter ? keepEvidence(lessonDir, vm) : [];
+			const logs = failure ? keepEvidence(lessonDir, vm) : [];
 			await vm.closeAll();
-			if (starters) {
-				if (!failure) {
-					throw new Error(
-						`lesson ${meta.id} passes on its starter: with its student regions removed (${starters.regions[meta.id].map((r) => `${r.file}:${r.begin}`).join(', ')}) the spec still passes, so it does not check the student's work`,
-					);
-				}
-				if (expectedOnStarter) {
-					task.meta.starter = { kind, message: failure.message.split('\n')[0] };
-					return;
-				}
+			if (starters && !failure) {
+				const removed = starters.regions[meta.id].map((r) => `${r.file}:${r.begin}`).join(', ');
+				throw new Error(`lesson ${meta.id} passes on its starter: with its student regions removed (${removed}) the spec still passes, so it does not check the student's work`);
 			}
-			if (failure) {
-				if (starters) failure.message = `lesson ${meta.id} fails on its starter for a reason outside the lesson (${failure.name}), not by an assertion, a build error or the guest:\n${failure.message}`;
-				const evidence = evidenceOf(failure, vm, logs);
-				task.meta.failure = evidence;
-				throw explain(failure, evidence, meta);
-			}
+			if (!failure) return;
+			if (starters) failure.message = `lesson ${meta.id} fails on its starter for a reason outside the lesson (${failure.name}), not by an assertion, a build error or the guest:\n${failure.message}`;
+			const evidence = evidenceOf(failure, vm, logs);
+			task.meta.failure = evidence;
+			throw explain(failure, evidence, meta);
 		},
 	);
 }
