@@ -11,7 +11,7 @@ import { scanExercises } from './exercises.js';
 import { badgeProblems, runnerResultProblems, type RunnerResult } from './grade.js';
 import { BADGE_FILE, GRADE_FILE } from './reporters/grade.js';
 import { type ChildRun, childEnv, linkNodeModules, runIn } from './testing.js';
-import { MANIFEST, isStudentWorkspace, isUntouched, readManifest, verifyWorkspace } from './workspace.js';
+import { MANIFEST, courseFiles, exportWorkspace, isStudentWorkspace, isUntouched, readManifest, verifyWorkspace } from './workspace.js';
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'lab-workspace-'));
 const ws = path.join(scratch, 'template');
@@ -70,6 +70,25 @@ describe('the classroom template', () => {
 		expect(manifest.protected).not.toHaveProperty([HELLO]);
 		expect(manifest.protected).not.toHaveProperty([MANIFEST]);
 		expect(verifyWorkspace(ws)).toEqual({ modified: [], missing: [], added: [] });
+	});
+});
+
+describe('npm run skels', () => {
+	const options = { index: scanExercises(repoRoot), files: courseFiles(repoRoot), checks: [], classroom: false, exportedFrom: 'test' };
+
+	test('a workspace without the workflow, not a git repository', () => {
+		const dest = path.join(scratch, 'skels');
+		exportWorkspace({ ...options, dest });
+		expect(isStudentWorkspace(dest)).toBe(true);
+		expect(existsSync(path.join(dest, HELLO))).toBe(true);
+		expect(existsSync(path.join(dest, '.github'))).toBe(false);
+		expect(existsSync(path.join(dest, '.git'))).toBe(false);
+		expect(verifyWorkspace(dest)).toEqual({ modified: [], missing: [], added: [] });
+		expect(() => exportWorkspace({ ...options, dest })).toThrow(`${dest} is not empty`);
+	});
+
+	test('is refused in a student workspace: it has no solutions', () => {
+		expect(() => exportWorkspace({ ...options, index: scanExercises(ws), dest: path.join(scratch, 'again') })).toThrow(`${ws} is a student workspace already`);
 	});
 });
 
