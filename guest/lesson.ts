@@ -135,7 +135,7 @@ function explain(error: Error, evidence: FailureEvidence, meta: LessonMeta): Err
 }
 
 /** The metadata the reporters get, checked now so a mistake fails at collection with its reason. */
-function lessonMeta(lesson: Lesson): LessonMeta {
+export function lessonMeta(lesson: Lesson): LessonMeta {
 	const where = `lesson ${JSON.stringify(lesson.id)}`;
 	if (!isLessonId(lesson.id)) throw new Error(`${where}: the id must be "<chapter>.<lesson>" such as "2.3" or "1.2b"`);
 	if (!lesson.files.length) throw new Error(`${where}: files must list the student files the lesson depends on`);
