@@ -90,21 +90,28 @@ export async function waitForOutput(guest: LabGuest, what: string, output: () =>
 	return guest.waitUntil(what, async () => pattern.exec(output()) ?? undefined, tcgMs);
 }
 
-/** Start `devrelay serve` (already uploaded) with these rules and wait until it has the device. */
-export async function startDevrelay(guest: LabGuest, relay: string, rules: string): Promise<Running & { pidNumber: number }> {
-	const running = guest.spawn(`exec ${relay} serve ${rules}`, { timeoutMs: guest.ms(300_000) });
+/**
+ * Start a long-running program (`exec` keeps its pid the command's) and wait until its output
+ * matches `ready`; fails with its output if it ends first.
+ */
+export async function startDaemon(guest: LabGuest, command: string, ready: RegExp, what: string, tcgMs = 30_000): Promise<Running & { pidNumber: number }> {
+	const running = guest.spawn(`exec ${command}`, { timeoutMs: Number.POSITIVE_INFINITY });
 	let exited: string | undefined;
 	running.result.then(
 		(r) => (exited = `exit ${r.status}`),
 		(e: Error) => (exited = e.message),
 	);
-	await guest.waitUntil(`devrelay serve ${rules} to open ${DEVICE}`, async () => {
-		const out = running.output();
-		if (/^ready$/m.test(out)) return true;
-		if (exited) throw new Error(`devrelay serve ${rules} ended (${exited}) before it had ${DEVICE}: ${out}`);
+	await guest.waitUntil(what, async () => {
+		if (ready.test(running.output())) return true;
+		if (exited) throw new Error(`${command} ended (${exited}) before ${what}:\n${running.output()}`);
 		return undefined;
-	});
+	}, tcgMs);
 	return { ...running, pidNumber: await running.pid };
+}
+
+/** Start `devrelay serve` (already uploaded) with these rules and wait until it has the device. */
+export function startDevrelay(guest: LabGuest, relay: string, rules: string): Promise<Running & { pidNumber: number }> {
+	return startDaemon(guest, `${relay} serve ${rules}`, /^ready$/m, `devrelay serve ${rules} to open ${DEVICE}`);
 }
 
 /** The queries in a relay's output whose decoded path is exactly `path`. */
@@ -182,20 +189,9 @@ export interface StartedRelay extends Running {
 /** Start the student's relay in a guest with the host root, and wait until it has the device. */
 export async function startRelay(guest: LabGuest, args: string): Promise<StartedRelay> {
 	const bundle = await bundleRelay();
-	const running = guest.spawn(`exec node ${bundle} ${args}`, { timeoutMs: Number.POSITIVE_INFINITY });
-	let exited: string | undefined;
-	running.result.then(
-		(r) => (exited = `exit ${r.status}`),
-		(e: Error) => (exited = e.message),
-	);
 	// node's first start in a TCG guest translates a lot of code: give it time
-	await guest.waitUntil(`the relay (node ${path.basename(bundle)} ${args}) to open ${DEVICE}`, async () => {
-		const out = running.output();
-		if (/^relay: ready /m.test(out)) return true;
-		if (exited) throw new Error(`the relay ended (${exited}) before it was ready:\n${out}`);
-		return undefined;
-	}, 60_000);
-	return { ...running, pidNumber: await running.pid, bundle };
+	const running = await startDaemon(guest, `node ${bundle} ${args}`, /^relay: ready /m, `the relay (node ${path.basename(bundle)} ${args}) to open ${DEVICE}`, 60_000);
+	return { ...running, bundle };
 }
 
 /** Waiting for a line to appear in a running command's output. */
