@@ -1,4 +1,4 @@
-// Lessons 1.1b and 1.1c: three ways to print a line. printf and fwrite are C library functions
+// Lesson 1.1b (strace and ltrace): three ways to print a line. printf and fwrite are C library functions
 // that collect text in stdout's buffer; write is the library's thin wrapper around the write
 // system call, which is where all three end up.
 #include <stdio.h>

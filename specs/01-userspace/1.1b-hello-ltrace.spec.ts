@@ -22,7 +22,7 @@ function printingSteps(listing: string): Step[] {
 
 lesson(
 	{
-		id: '1.1c',
+		id: '1.1b',
 		title: { en: 'ltrace shows the library calls, and when each one makes a system call', ja: 'ltrace でライブラリ関数呼び出しと、それがいつシステムコールになるかを見る' },
 		hint: {
 			en: 'userspace/hello-stdio/hello-stdio.c (the program of 1.1b): printf, fwrite and write must be real calls into the C library, which "ltrace -S" lists with the system calls. gcc turns printf("...\\n") into puts("..."), so printf may show as puts. On a pipe neither printf nor fwrite makes a system call; write does at once; the buffered text goes out in one SYS_write at exit. ltrace needs a dynamically linked program: the spec builds it so.',
