@@ -77,7 +77,7 @@ describe('decisions with the real clamd', () => {
 		expect(ok).toMatchObject({ allow: true, verdict: 'clean', cached: false });
 		expect(bad).toMatchObject({ allow: false, verdict: 'found', signature: 'Eicar-Test-Signature' });
 		expect(lines).toHaveLength(2);
-		expect(lines[1]).toMatch(/^decision serial=\d+ pid=4242 answer=deny verdict=found signature=Eicar-Test-Signature cached=no ms=\d+\.\d path=".*eicar\.com"$/);
+		expect(lines[1]).toMatch(/^decision serial=\d+ pid=4242 fd=-1 answer=deny verdict=found signature=Eicar-Test-Signature cached=no ms=\d+\.\d path=".*eicar\.com"$/);
 	});
 
 	test('a path that is not UTF-8, with a newline, is scanned by streaming its bytes', async () => {

@@ -25,8 +25,9 @@
 //     Concurrent queries for the same file share one scan.
 //   - At most --max-scans scans at once; the rest wait their turn (clamd's threads and backlog
 //     are limited, and the kernel waits for every answer).
-//   - One log line per decision on stdout: "decision serial=... pid=... answer=allow|deny
-//     verdict=clean|found|error signature=... cached=yes|no ms=... path=...".
+//   - One log line per decision on stdout: "decision serial=... pid=... fd=... answer=allow|deny
+//     verdict=clean|found|error signature=... cached=yes|no ms=... path=..." (fd: the descriptor
+//     the module handed over, -1 for none).
 //   - SIGTERM (or SIGINT): BYE, finish the decisions already read, end the clamd session, exit 0.
 //
 // The relay never executes anything: its own children would be exempt from the hook anyway, but
@@ -156,6 +157,7 @@ export function formatDecision(d: Decision): string {
 	const fields = [
 		`serial=${d.query.serial}`,
 		`pid=${d.query.pid}`,
+		`fd=${d.query.fd}`,
 		`answer=${d.allow ? 'allow' : 'deny'}`,
 		`verdict=${d.verdict}`,
 		...(d.signature ? [`signature=${d.signature}`] : []),
@@ -174,7 +176,7 @@ export interface RelayOptions {
 	onError: 'allow' | 'deny';
 	maxScans: number;
 	cacheSize: number;
-	/** Wait this long before each scan (lesson 4.8 widens the race window with it). */
+	/** Wait this long before each scan, not before a cached answer (lesson 4.8 widens the race window with it). */
 	delayMs?: number;
 	log: (line: string) => void;
 }
@@ -200,7 +202,6 @@ export class Relay {
 	async decide(query: Query): Promise<Decision> {
 		const started = performance.now();
 		try {
-			if (this.options.delayMs) await new Promise((r) => setTimeout(r, this.options.delayMs));
 			const identity = await this.identify(query);
 			const key = identity && cacheKey(identity);
 			const known = key ? this.cache.get(key) : undefined;
@@ -232,10 +233,10 @@ export class Relay {
 	}
 
 	private verdictOnce(query: Query, key: string | undefined): Promise<Verdict> {
-		if (!key) return this.scan(query);
+		if (!key) return this.delayedScan(query);
 		const running = this.inFlight.get(key);
 		if (running) return running;
-		const p = this.scan(query)
+		const p = this.delayedScan(query)
 			.then((v) => {
 				// errors are not remembered: the next exec asks clamd again
 				if (v.verdict !== 'error') this.cache.set(key, v);
@@ -244,6 +245,12 @@ export class Relay {
 			.finally(() => this.inFlight.delete(key));
 		this.inFlight.set(key, p);
 		return p;
+	}
+
+	/** --delay-ms holds a scan back: the window between the exec's open and the scan grows. */
+	private async delayedScan(query: Query): Promise<Verdict> {
+		if (this.options.delayMs) await new Promise((r) => setTimeout(r, this.options.delayMs));
+		return this.scan(query);
 	}
 
 	private failed(reason: string): Verdict {

@@ -146,6 +146,8 @@ export async function bundleRelay(): Promise<string> {
 export interface RelayDecision {
 	serial: number;
 	pid: number;
+	/** The descriptor the relay was handed with the query; -1 for none. */
+	fd: number;
 	answer: 'allow' | 'deny';
 	verdict: string;
 	signature?: string;
@@ -157,7 +159,7 @@ export interface RelayDecision {
 	line: string;
 }
 
-const DECISION = /^decision serial=(\d+) pid=(\d+) answer=(allow|deny) verdict=(\S+)(?: signature=(\S+))?(?: reason=("(?:[^"\\]|\\.)*"))? cached=(yes|no) ms=(\d+(?:\.\d+)?) path=(.*)$/;
+const DECISION = /^decision serial=(\d+) pid=(\d+) fd=(-1|\d+) answer=(allow|deny) verdict=(\S+)(?: signature=(\S+))?(?: reason=("(?:[^"\\]|\\.)*"))? cached=(yes|no) ms=(\d+(?:\.\d+)?) path=(.*)$/;
 
 export function decisionsIn(log: string): RelayDecision[] {
 	return log
@@ -167,13 +169,14 @@ export function decisionsIn(log: string): RelayDecision[] {
 		.map(({ line, m }) => ({
 			serial: Number(m![1]),
 			pid: Number(m![2]),
-			answer: m![3] as 'allow' | 'deny',
-			verdict: m![4]!,
-			signature: m![5],
-			reason: m![6] ? (JSON.parse(m![6]) as string) : undefined,
-			cached: m![7] === 'yes',
-			ms: Number(m![8]),
-			path: m![9]!,
+			fd: Number(m![3]),
+			answer: m![4] as 'allow' | 'deny',
+			verdict: m![5]!,
+			signature: m![6],
+			reason: m![7] ? (JSON.parse(m![7]) as string) : undefined,
+			cached: m![8] === 'yes',
+			ms: Number(m![9]),
+			path: m![10]!,
 			line,
 		}));
 }

@@ -15,7 +15,7 @@
  * --on-error decides (deny by default). One line per decision on stdout, in the format of the
  * TypeScript relay:
  *
- *   decision serial=N pid=P answer=allow|deny verdict=clean|found|error [signature=S]
+ *   decision serial=N pid=P fd=F answer=allow|deny verdict=clean|found|error [signature=S]
  *            [reason="..."] cached=no ms=M path="..."
  *
  * It answers one event at a time (so does clamonacc with --fdpass). SIGTERM or SIGINT: answer
@@ -215,7 +215,7 @@ static void decide(int fan, const struct fanotify_event_metadata *ev, const stru
 	if (write(fan, &response, sizeof(response)) != (ssize_t)sizeof(response))
 		fprintf(stderr, "exec-fanotify: answering for %s: %s\n", path, strerror(errno));
 	/* TODO(4.7) END */
-	printf("decision serial=%lu pid=%d answer=%s verdict=%s", serial, ev->pid,
+	printf("decision serial=%lu pid=%d fd=%d answer=%s verdict=%s", serial, ev->pid, ev->fd,
 	       response.response == FAN_ALLOW ? "allow" : "deny", v.verdict);
 	if (!strcmp(v.verdict, "found"))
 		printf(" signature=%s", v.detail);
