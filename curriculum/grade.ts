@@ -2,8 +2,7 @@
 // Classroom's autograding-grading-reporter sums (one test per lesson, its score the points of its
 // passed checks), and a shields.io endpoint for a badge (lessons done / lessons).
 import type { LessonResult } from './results.js';
-import type { Tampering } from './workspace.js';
-import { describeTampering, isUntouched } from './workspace.js';
+import { type Tampering, describeTampering, isUntouched } from './workspace.js';
 
 export type RunnerStatus = 'pass' | 'fail' | 'error';
 

@@ -1,6 +1,7 @@
 // The honesty check on a copy of the course whose specs were edited the ways a spec goes wrong:
 // one that does not look at the student's code, one that breaks outside the lesson, one for a
-// lesson with nothing to write, and a requires naming no lesson. Only 1.1, untouched, is honest;
+// lesson with nothing to write, and a requires naming no lesson. 1.1, untouched, is honest, and so
+// is 9.2, which has no region of its own but checks the work of 1.1, which it requires;
 // the regions of every lesson whose spec was removed have no spec. One real run, with a guest.
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -30,6 +31,8 @@ beforeAll(() => {
 	}
 	writeFileSync(path.join(copy, 'specs', '01-userspace', 'edited-2.1.spec.ts'), spec('2.1', 'kernel/hello/hello.c', "\tconst guest = await vm.guest();\n\texpect((await guest.run('echo hi')).stdout).toBe('hi\\n');"));
 	writeFileSync(path.join(copy, 'specs', '01-userspace', 'edited-1.2.spec.ts'), spec('1.2', 'userspace/busyloop/busyloop.c', '\t(undefined as unknown as { run(): void }).run();'));
+	const runHello = "\tconst guest = await vm.guest();\n\tconst hello = await guest.prepareProgram('hello', { static: true });\n\texpect((await guest.run(hello.path)).stdout).toBe('Hello world.\\n');";
+	writeFileSync(path.join(copy, 'specs', '01-userspace', 'edited-9.2.spec.ts'), spec('9.2', 'userspace/hello/hello.c', runHello, ", requires: ['1.1']"));
 	writeFileSync(path.join(copy, 'specs', '01-userspace', 'edited-9.1.spec.ts'), spec('9.1', 'userspace/hello/hello.c', '\texpect(1).toBe(2);', ", requires: ['0.9']"));
 	// the specs only: the copy's self-tests include this very file
 	run = runIn(copy, 'vitest', ['run', '--maxWorkers=1', 'specs/']);
@@ -40,13 +43,14 @@ describe('the honesty check', () => {
 		expect(run.status, run.output).toBe(1);
 	});
 
-	test('counts the one honest lesson test of four', () => {
-		expect(run.output).toContain("Honesty check: 1 of 4 lesson tests fail on their own starter for the lesson's reason.");
+	test('counts the two honest lesson tests of five: 1.1, and 9.2 that checks the work of 1.1 it requires', () => {
+		expect(run.output).toContain("Honesty check: 2 of 5 lesson tests fail on their own starter for the lesson's reason.");
 		expect(run.output).toMatch(/^ {2}✓ 1\.1 Hello world from a user-space C program: assertion: expected '' to be 'Hello world\.\\n'/m);
+		expect(run.output).toMatch(/^ {2}✓ 9\.2 Edited 9\.2: assertion: expected '' to be 'Hello world\.\\n'/m);
 	});
 
 	test('names a spec that passes on its starter', () => {
-		expect(run.output).toMatch(/^ {2}✗ 2\.1 Edited 2\.1 \(specs\/01-userspace\/edited-2\.1\.spec\.ts\): lesson 2\.1 passes on its starter: with its student regions removed \(kernel\/hello\/hello\.c:\d+/m);
+		expect(run.output).toMatch(/^ {2}✗ 2\.1 Edited 2\.1 \(specs\/01-userspace\/edited-2\.1\.spec\.ts\): lesson 2\.1 passes on its starter: with the student regions removed \(kernel\/hello\/hello\.c:\d+/m);
 	});
 
 	test('names a spec that breaks outside the lesson (a TypeError is not an assertion)', () => {
@@ -54,7 +58,7 @@ describe('the honesty check', () => {
 	});
 
 	test('names a lesson with no student region', () => {
-		expect(run.output).toMatch(/^ {2}✗ 9\.1 Edited 9\.1 \(specs\/01-userspace\/edited-9\.1\.spec\.ts\): lesson 9\.1 has no student region \(TODO\(9\.1\) BEGIN \.\.\. END\) in userspace\/hello\/hello\.c/m);
+		expect(run.output).toMatch(/^ {2}✗ 9\.1 Edited 9\.1 \(specs\/01-userspace\/edited-9\.1\.spec\.ts\): lesson 9\.1 has no student region \(TODO\(9\.1\) BEGIN \.\.\. END\) in userspace\/hello\/hello\.c, and the lessons it requires \(0\.9\) have none either/m);
 	});
 
 	test('names student regions that no spec checks, and a requires naming no lesson', () => {

@@ -28,7 +28,6 @@ const text = {
 	allDone: { en: 'Every lesson is done.', ja: 'すべてのレッスンが完了しました。' },
 	hint: { en: 'Hint', ja: 'ヒント' },
 	files: { en: 'Files', ja: 'ファイル' },
-	todoAt: { en: 'TODO', ja: 'TODO' },
 	failures: { en: 'What failed', ja: '失敗したもの' },
 	expected: { en: 'Expected', ja: '期待' },
 	got: { en: 'Got', ja: '実際' },
@@ -38,7 +37,6 @@ const text = {
 		en: 'This failure is not the lesson\'s: the course itself broke (please report it).',
 		ja: 'この失敗はレッスンの判定ではなく、教材自体の不具合です（報告してください）。',
 	},
-	blockedNote: { en: (ids: string) => `Blocked: make ${ids} pass first.`, ja: (ids: string) => `ブロック中: 先に ${ids} を通してください。` },
 	tampered: {
 		en: (files: string) => `The course's own files differ from the ones you were given, so this run is not graded: ${files}. Restore them (git checkout -- <file>).`,
 		ja: (files: string) => `配布された教材のファイルが変更されているため、この結果は採点されません: ${files}。元に戻してください（git checkout -- <file>）。`,
@@ -56,7 +54,7 @@ const text = {
 
 export type Texts = typeof text;
 
-/** The texts in one language: t.points.en(3, 5) becomes t('points')(3, 5). */
+/** The texts in one language: texts('ja').points(3, 5) is "得点 3/5". */
 export function texts(language: Language): { [K in keyof Texts]: Texts[K][Language] } {
 	return Object.fromEntries(Object.entries(text).map(([k, v]) => [k, v[language]])) as { [K in keyof Texts]: Texts[K][Language] };
 }

@@ -3,6 +3,7 @@
 // it. Pure functions of the results, in the student's language.
 import { styleText } from 'node:util';
 import { type Language, chapterTitle, texts } from './i18n.js';
+import type { LessonMeta } from './lesson-meta.js';
 import { type CheckResult, type LessonResult, nextLesson } from './results.js';
 import type { StarterTodo } from './workspace.js';
 
@@ -60,7 +61,7 @@ export function progressTables(lessons: LessonResult[], o: TextOptions): string 
 }
 
 /** The hints of a lesson: its own (one per distinct check hint) and where its TODOs are. */
-export function lessonHint(checks: CheckResult['meta'][], todos: StarterTodo[], o: TextOptions): string {
+export function lessonHint(checks: LessonMeta[], todos: StarterTodo[], o: TextOptions): string {
 	const t = texts(o.language);
 	const hints = [...new Set(checks.map((m) => m.hint[o.language]))];
 	const files = [...new Set(checks.flatMap((m) => m.files))];

@@ -14,7 +14,7 @@ import { inspect } from 'node:util';
 import { inject, test } from 'vitest';
 import { isLessonId, chapterOf } from '../curriculum/lesson-id.js';
 import type { Bilingual, ConsoleEvidence, FailureEvidence, LessonMeta, StarterVerdict } from '../curriculum/lesson-meta.js';
-import { type StarterTrack, useLessonStarter, workerSourceRoot } from '../curriculum/starter-track/track.js';
+import { type StarterTrack, useStarter, workerSourceRoot } from '../curriculum/starter-track/track.js';
 import { BuildError } from './build.js';
 import { classifyConsole, consoleExcerpt, describeEvents } from './console.js';
 import { type BootOptions, GuestError, scaledMs } from './guest.js';
@@ -151,20 +151,27 @@ export function lessonMeta(lesson: Lesson): LessonMeta {
 	return { id: lesson.id, chapter: chapterOf(lesson.id), title: lesson.title, hint: lesson.hint, files: lesson.files, points, requires };
 }
 
-/** Before a lesson runs on the starter track: it has regions to remove, and runs on their removal. */
-function prepareStarter(track: StarterTrack, meta: LessonMeta): void {
-	const regions = track.regions[meta.id] ?? [];
-	if (!regions.length) {
-		throw new Error(`lesson ${meta.id} has no student region (TODO(${meta.id}) BEGIN ... END) in ${meta.files.join(', ')}: there is nothing for the student to write, so it cannot fail on a starter`);
+/**
+ * Before a lesson runs on the starter track: the regions its starter removes (its own, or for a
+ * lesson without any, those of the lessons it requires), checked, and the worker pointed at it.
+ */
+function prepareStarter(track: StarterTrack, meta: LessonMeta): string[] {
+	const own = track.regions[meta.id] ?? [];
+	const removed = own.length ? [meta.id] : meta.requires.filter((r) => track.regions[r]?.length);
+	if (!removed.length) {
+		throw new Error(
+			`lesson ${meta.id} has no student region (TODO(${meta.id}) BEGIN ... END) in ${meta.files.join(', ')}${meta.requires.length ? `, and the lessons it requires (${meta.requires.join(', ')}) have none either` : ', and requires no lesson'}: there is nothing for the student to write, so it cannot fail on a starter`,
+		);
 	}
-	const unlisted = regions.filter((r) => !meta.files.includes(r.file));
+	const unlisted = own.filter((r) => !meta.files.includes(r.file));
 	if (unlisted.length) {
 		throw new Error(`lesson ${meta.id} has student regions in files it does not list: ${unlisted.map((r) => `${r.file}:${r.begin}`).join(', ')} (add them to files)`);
 	}
 	if (sourceRoot !== workerSourceRoot(track)) {
 		throw new Error(`the starter track reads sources from ${workerSourceRoot(track)}, but guest/paths.ts was loaded with ${sourceRoot}: a setup file imported it before curriculum/starter-track/worker-setup.ts ran`);
 	}
-	useLessonStarter(track, meta.id);
+	useStarter(track, removed);
+	return removed.flatMap((id) => track.regions[id].map((r) => `${r.file}:${r.begin}`));
 }
 
 export function lesson(spec: Lesson, body: (ctx: { vm: GuestPool }) => Promise<void>): void {
@@ -181,7 +188,7 @@ export function lesson(spec: Lesson, body: (ctx: { vm: GuestPool }) => Promise<v
 		},
 		async ({ task, onTestFinished }) => {
 			rmSync(lessonDir, { recursive: true, force: true });
-			if (starters) prepareStarter(starters, meta);
+			const removed = starters ? prepareStarter(starters, meta) : [];
 			const vm = new GuestPool();
 			// also on a vitest timeout, which abandons the body: no guest outlives its test
 			onTestFinished(() => vm.closeAll());
@@ -199,8 +206,7 @@ export function lesson(spec: Lesson, body: (ctx: { vm: GuestPool }) => Promise<v
 			const logs = failure ? keepEvidence(lessonDir, vm) : [];
 			await vm.closeAll();
 			if (starters && !failure) {
-				const removed = starters.regions[meta.id].map((r) => `${r.file}:${r.begin}`).join(', ');
-				throw new Error(`lesson ${meta.id} passes on its starter: with its student regions removed (${removed}) the spec still passes, so it does not check the student's work`);
+				throw new Error(`lesson ${meta.id} passes on its starter: with the student regions removed (${removed.join(', ')}) the spec still passes, so it does not check the student's work`);
 			}
 			if (!failure) return;
 			if (starters) failure.message = `lesson ${meta.id} fails on its starter for a reason outside the lesson (${failure.name}), not by an assertion, a build error or the guest:\n${failure.message}`;

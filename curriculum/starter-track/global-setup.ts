@@ -1,11 +1,11 @@
-// Global setup of the starter track: one tree per lesson under .cache/starters/run-*/lessons,
-// each the solutions with only that lesson's student regions removed, and the folder of the
-// workers' links. A malformed TODO marker stops the run here, with every problem's file:line.
+// Global setup of the starter track: the folder of this run's starter trees and of the workers'
+// links (.cache/starters/run-*), and every lesson's student regions. A malformed TODO marker stops
+// the run here, with every problem's file:line.
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { cachePath, progress, repoRoot } from '../../guest/paths.js';
-import { lessonsWithRegions, scanExercises, writeStarterTree } from '../exercises.js';
+import { lessonsWithRegions, scanExercises } from '../exercises.js';
 import type { StarterTrack } from './track.js';
 
 const DAY_MS = 24 * 3600_000;
@@ -20,12 +20,11 @@ export default function setup(project: TestProject): () => void {
 	}
 	const index = scanExercises(repoRoot);
 	const runDir = mkdtempSync(path.join(parent, 'run-'));
-	const track: StarterTrack = { lessonsDir: path.join(runDir, 'lessons'), poolsDir: path.join(runDir, 'pools'), regions: {} };
-	const lessons = lessonsWithRegions(index);
-	for (const lesson of lessons) writeStarterTree(index, path.join(track.lessonsDir, lesson), (l) => l === lesson);
+	const track: StarterTrack = { solutions: repoRoot, treesDir: path.join(runDir, 'trees'), poolsDir: path.join(runDir, 'pools'), regions: {} };
+	mkdirSync(track.treesDir);
 	mkdirSync(track.poolsDir);
 	for (const r of index.regions) (track.regions[r.lesson] ??= []).push({ file: r.file, begin: r.begin });
-	progress(`starter track: ${lessons.length} lesson starters in ${path.relative(repoRoot, runDir)}`);
+	progress(`starter track: ${lessonsWithRegions(index).length} lessons with student regions; trees in ${path.relative(repoRoot, runDir)}`);
 	project.provide('labStarters', track);
 	return () => rmSync(runDir, { recursive: true, force: true });
 }
