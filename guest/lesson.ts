@@ -47,6 +47,12 @@ export interface GuestRequest extends Pick<BootOptions, 'memoryMiB' | 'cpus' | '
 
 const show = process.env.LAB_SHOW === '1';
 
+/** Long outputs (a whole dmesg) shown by their end only. */
+function shorten(output: string, keep = 12): string {
+	const lines = output.replace(/\n$/, '').split('\n');
+	return lines.length <= keep + 4 ? lines.join('\n') : [`... (${lines.length - keep} earlier lines)`, ...lines.slice(-keep)].join('\n');
+}
+
 /** The guests of one test: started on demand, all killed when the test ends. */
 export class GuestPool {
 	readonly guests: LabGuest[] = [];
@@ -68,7 +74,7 @@ export class GuestPool {
 			const run = guest.spawn.bind(guest);
 			guest.spawn = (script, options) => {
 				const r = run(script, options);
-				r.result.then((res) => process.stdout.write(`  guest ${n} $ ${script.trim().replace(/\n/g, '\n    ')}\n${res.output.replace(/^/gm, '    ')}\n    (exit ${res.status})\n`), () => {});
+				r.result.then((res) => process.stdout.write(`  guest ${n} $ ${script.trim().replace(/\n/g, '\n    ')}\n${shorten(res.output).replace(/^/gm, '    ')}\n    (exit ${res.status})\n`), () => {});
 				return r;
 			};
 		}
