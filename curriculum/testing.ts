@@ -1,5 +1,7 @@
 // For the curriculum's own tests: a copy of the course in a temporary folder, and vitest (or a
 // CLI) run in it as a separate process, sharing this checkout's build cache and node_modules.
+// The copies live under the system's temporary folder, which a guest that mounts the host root
+// does not see (its /tmp is its own): run there only specs that build and upload what they use.
 import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
