@@ -66,6 +66,7 @@ struct query {
 	const char *path;		/* NULL: no usable name */
 	size_t path_len;
 	struct file *file;		/* bprm->file */
+	u64 asked_at;			/* ktime_get_ns() when the exec began to wait */
 	bool sent;			/* the relay has read it */
 	enum outcome outcome;
 	struct completion settled;
@@ -89,12 +90,6 @@ static void settle_all_locked(enum outcome outcome)
 		q->outcome = outcome;
 		complete(&q->settled);
 	}
-}
-
-/* Can a new query be queued? The caller holds the lock. */
-static bool accepting_queries_locked(void)
-{
-	return relay && !relay_leaving && !stopping;
 }
 
 /* Is current the relay, or a process the relay started (at any depth)? */
@@ -124,11 +119,11 @@ static bool in_relay_tree(void)
 static enum outcome ask_relay(struct query *q)
 {
 	enum outcome outcome = OUTCOME_NO_RELAY;
-	/* TODO(4.4) BEGIN: queue q with a new serial if accepting_queries_locked(), wake the relay, wait_for_completion_killable_timeout(), then take q off the list if nobody settled it */
+	/* TODO(4.4) BEGIN: queue q with the next serial while a relay is registered (and neither relay_leaving nor stopping), wake it, wait_for_completion_killable_timeout(), then take q off the list yourself if nobody settled it */
 	long left;
 
 	spin_lock(&lock);
-	if (!accepting_queries_locked()) {
+	if (!relay || relay_leaving || stopping) {
 		spin_unlock(&lock);
 		return OUTCOME_NO_RELAY;
 	}
@@ -159,7 +154,6 @@ int execgate_decide(struct linux_binprm *bprm, const char *path)
 		.path_len = path ? strlen(path) : 0,
 		.file = bprm->file,
 	};
-	u64 start = ktime_get_ns();
 	enum outcome outcome;
 	bool allow;
 
@@ -167,6 +161,7 @@ int execgate_decide(struct linux_binprm *bprm, const char *path)
 		return 0;
 	INIT_LIST_HEAD(&q.link);
 	init_completion(&q.settled);
+	q.asked_at = ktime_get_ns();
 	outcome = ask_relay(&q);
 	switch (outcome) {
 	case OUTCOME_ALLOW:
@@ -179,6 +174,7 @@ int execgate_decide(struct linux_binprm *bprm, const char *path)
 	default:
 		allow = !READ_ONCE(execgate_fail_closed);
 	}
+	/* TODO(4.6) BEGIN: log each decision: "<allow|deny> <path, %*pE>: <outcome_text>[, fail-open|fail-closed when the policy decided] (query <serial>, <ms waited> ms)" */
 	if (!path) {
 		path = "(no usable path)";
 		q.path_len = strlen(path);
@@ -187,7 +183,8 @@ int execgate_decide(struct linux_binprm *bprm, const char *path)
 		(int)q.path_len, path, outcome_text[outcome],
 		outcome >= OUTCOME_NO_RELAY && outcome <= OUTCOME_UNLOADING ?
 		(allow ? ", fail-open" : ", fail-closed") : "",
-		q.serial, div_u64(ktime_get_ns() - start, NSEC_PER_MSEC));
+		q.serial, div_u64(ktime_get_ns() - q.asked_at, NSEC_PER_MSEC));
+	/* TODO(4.6) END */
 	if (outcome == OUTCOME_KILLED)
 		return -EINTR;
 	return allow ? 0 : -EPERM;
@@ -477,6 +474,12 @@ static struct miscdevice relay_device = {
 	.mode = 0600,
 };
 
+/* Queries asked since the module was loaded. */
+u64 execgate_queries(void)
+{
+	return READ_ONCE(last_serial);
+}
+
 int execgate_channel_init(void)
 {
 	return misc_register(&relay_device);
@@ -486,6 +489,8 @@ int execgate_channel_init(void)
 void execgate_channel_stop(void)
 {
 	spin_lock(&lock);
+	/* cannot be: the relay's open device holds a reference to the module */
+	WARN_ON_ONCE(relay);
 	stopping = true;
 	settle_all_locked(OUTCOME_UNLOADING);
 	spin_unlock(&lock);

@@ -36,6 +36,7 @@ int execgate_check_exec(struct linux_binprm *bprm);
 
 /* Lesson 4.4 (channel.c): the relay's verdict on one exec, as 0 or -EPERM. */
 int execgate_decide(struct linux_binprm *bprm, const char *path);
+u64 execgate_queries(void);
 int execgate_channel_init(void);
 void execgate_channel_stop(void);
 void execgate_channel_exit(void);

@@ -201,7 +201,8 @@ static void __exit execgate_exit(void)
 	/* and until the last of them has returned past its atomic_dec_and_test() */
 	synchronize_rcu_tasks();
 	execgate_channel_exit();
-	pr_info("unloaded after %ld execs\n", atomic_long_read(&hook_calls));
+	pr_info("unloaded after %ld execs, %llu queries to the relay\n",
+		atomic_long_read(&hook_calls), execgate_queries());
 }
 
 module_init(execgate_init);

@@ -25,14 +25,13 @@ static struct page *page_of(const void *addr)
 	return virt_to_page(addr);
 }
 
-static int write_through_alias(void **where, void *value)
+/* Store value at where, which lies in page, through a second, writable mapping of that page. */
+static int write_through_alias(struct page *page, void **where, void *value)
 {
 	int err = -EOPNOTSUPP;
-	/* TODO(4.2) BEGIN: vmap() page_of(where) a second time with PAGE_KERNEL, store value at the same offset, vunmap() */
-	struct page *page = page_of(where);
-	void *alias;
+	/* TODO(4.2) BEGIN: vmap() the page a second time with PAGE_KERNEL, store value at the same offset in it, vunmap() */
+	void *alias = vmap(&page, 1, VM_MAP, PAGE_KERNEL);
 
-	alias = vmap(&page, 1, VM_MAP, PAGE_KERNEL);
 	if (!alias)
 		return -ENOMEM;
 	WRITE_ONCE(*(void **)(alias + offset_in_page(where)), value);
@@ -50,5 +49,5 @@ int execgate_write_ro(void **where, void *value)
 		WRITE_ONCE(*where, value);
 		return 0;
 	}
-	return write_through_alias(where, value);
+	return write_through_alias(page_of(where), where, value);
 }

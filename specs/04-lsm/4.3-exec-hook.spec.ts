@@ -23,6 +23,7 @@ lesson(
 			ja: 'kernel/execgate/hook.c の execgate_check_exec(): kmalloc(PATH_MAX, GFP_KERNEL) で確保し（失敗したら -ENOMEM）、path = d_path(&bprm->file->f_path, buf, PATH_MAX) で解決します。IS_ERR(path) なら "exec of a file without a usable path (<エラー>), pid <pid>" を記録して NULL を渡し、そうでなければ pr_info("exec %*pE (pid %d)\\n", (int)strlen(path), path, task_tgid_nr(current))（%*pE は改行などの制御文字をエスケープします）。そのあと ret = execgate_decide(bprm, path) を呼び、どの経路でも kfree(buf) してください。',
 		},
 		files: [moduleFile('hook.c')],
+		requires: ['4.2'],
 	},
 	async ({ vm }) => {
 		const guest = await vm.guest();

@@ -19,6 +19,7 @@ lesson(
 			ja: 'clamav/relay.ts: parseQuery() は "Q <通し番号> <pid> <fd> <16 進のパスか ->" だけに一致させ、16 進を Buffer に戻します。cacheKey() は dev・ino・size・mtimeNs・ctimeNs をつなげます。Relay.scan() は this.limiter.run() の中で、渡された fd なら session.instream(createReadStream("", { fd, start: 0, autoClose: false }))、UTF-8 のパスなら session.scan()、それ以外のパスはストリームで送ります。clean なら許可、found ならシグネチャ付きで拒否、エラー（または投げられた ClamdError）は this.failed() に任せます。main() は SIGTERM と SIGINT で served.stop() を一度呼びます。',
 		},
 		files: ['clamav/relay.ts'],
+		requires: ['4.4'],
 		timeoutMs: 180_000,
 	},
 	async ({ vm }) => {

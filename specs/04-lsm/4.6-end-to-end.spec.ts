@@ -30,6 +30,7 @@ lesson(
 			ja: 'このレッスンは 4.1〜4.5 の総まとめです: kernel/execgate（フックは /dev/execgate でリレーに尋ね、d_path がシンボリックリンクを解決する）と clamav/relay.ts（clamd が判定し、判定ごとに 1 行記録する）。前のレッスンが失敗していたら、先にそちらを直してください。',
 		},
 		files: [moduleFile('hook.c'), moduleFile('channel.c'), 'clamav/relay.ts'],
+		requires: ['4.5'],
 		timeoutMs: 180_000,
 	},
 	async ({ vm }) => {

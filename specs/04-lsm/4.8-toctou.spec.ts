@@ -42,6 +42,7 @@ lesson(
 			ja: 'kernel/execgate/channel.c の relay_read(): pass_fd のときは、format_query() が番号を書けるように、先に get_unused_fd_flags(O_CLOEXEC) で記述子を確保します（確保できなければそのエラーを返す）。行をリレーにコピーできたら fd_install(fd, exe) で、exec が開いたファイルを渡します（take_query() が get_file() で参照を取っています）。',
 		},
 		files: [moduleFile('channel.c')],
+		requires: ['4.5'],
 		timeoutMs: 180_000,
 	},
 	async ({ vm }) => {

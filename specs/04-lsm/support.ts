@@ -20,8 +20,8 @@ export const moduleFile = (name: string) => `kernel/${MODULE}/${name}`;
 /** Load execgate with these parameters; the load must succeed and build without warnings. */
 export async function loadExecgate(guest: LabGuest, params = ''): Promise<LoadedModule> {
 	const load = await guest.insmod(MODULE, params);
+	expect(load.status, `insmod ${MODULE} ${params} should succeed, but it printed: ${load.output.trim() || '(nothing)'}\n--- the module's log ---\n${await moduleLog(guest)}`).toBe(0);
 	expect(load.module.build.warnings, 'the module should build without warnings').toEqual([]);
-	expect(load.status, `insmod ${MODULE} ${params} should succeed, but it printed: ${load.output.trim() || '(nothing)'}\n--- dmesg ---\n${await moduleLog(guest)}`).toBe(0);
 	return load.module;
 }
 
@@ -103,7 +103,8 @@ export async function startDaemon(guest: LabGuest, command: string, ready: RegEx
 	);
 	await guest.waitUntil(what, async () => {
 		if (ready.test(running.output())) return true;
-		if (exited) throw new Error(`${command} ended (${exited}) before ${what}:\n${running.output()}`);
+		// the program's own failure: an assertion, so a starter fails for the lesson's reason
+		if (exited) expect.fail(`${command} ended (${exited}) before ${what}:\n${running.output()}`);
 		return undefined;
 	}, tcgMs);
 	return { ...running, pidNumber: await running.pid };
