@@ -47,6 +47,16 @@ export interface GuestRequest extends Pick<BootOptions, 'memoryMiB' | 'cpus' | '
 
 const show = process.env.LAB_SHOW === '1';
 
+/** Prints a guest's console line by line with a prefix (a slow guest sends a few bytes at a time). */
+function consolePrinter(prefix: string): (text: string) => void {
+	let partial = '';
+	return (text) => {
+		const lines = (partial + text).split('\n');
+		partial = lines.pop() ?? '';
+		for (const line of lines) process.stdout.write(`${prefix}${line.replace(/\r$/, '')}\n`);
+	};
+}
+
 /** Long outputs (a whole dmesg) shown by their end only. */
 function shorten(output: string, keep = 12): string {
 	const lines = output.replace(/\n$/, '').split('\n');
@@ -65,7 +75,7 @@ export class GuestPool {
 		const guest = await LabGuest.start(image, {
 			...request,
 			incoming: needsBoot ? undefined : snapshot,
-			onConsole: show ? (text) => process.stdout.write(text.replace(/^/gm, `  console ${n} | `).replace(/ {2}console \d+ \| $/, '')) : undefined,
+			onConsole: show ? consolePrinter(`  console ${n} | `) : undefined,
 		});
 		this.guests.push(guest);
 		await guest.afterRestore();
