@@ -7,7 +7,7 @@ import { type StartedRelay, decisionsFor, loadExecgate, moduleFile, moduleLog, p
 
 const DIR = '/tmp/lab';
 /** The relay holds each scan back this long: the window between the exec's open and the scan. */
-const DELAY_MS = 2000;
+const DELAY_MS = 2500;
 const show = process.env.LAB_SHOW === '1';
 
 /**
