@@ -99,13 +99,14 @@ struct security_hook_heads *execgate_find_heads(void)
 
 	pr_info("security_hook_heads by kallsyms_lookup_name: %px\n", by_name);
 	pr_info("security_hook_heads by decoding security_inode_invalidate_secctx: %px\n", by_code);
+	/* not ENOENT or EINVAL: insmod would call those an unknown symbol or a bad parameter */
 	if (!by_name || !by_code) {
 		pr_err("security_hook_heads was not found both ways\n");
-		return ERR_PTR(-ENOENT);
+		return ERR_PTR(-ENXIO);
 	}
 	if (by_name != by_code) {
 		pr_err("the two ways disagree: touching neither address\n");
-		return ERR_PTR(-EINVAL);
+		return ERR_PTR(-EFAULT);
 	}
 	return by_name;
 }
