@@ -208,13 +208,14 @@ static void decide(int fan, const struct fanotify_event_metadata *ev, const stru
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", ev->fd);
 	n = readlink(link, path, sizeof(path) - 1);
 	path[n > 0 ? n : 0] = '\0';
-	/* TODO(4.7) BEGIN: scan ev->fd with scan_fd() (never for our own pid) and answer FAN_ALLOW or FAN_DENY with write() */
+	/* TODO(4.7) BEGIN: unless the event is our own (ev->pid), scan_fd() the event's fd into v and set response.response to FAN_DENY when v says so */
 	if (ev->pid != getpid())
 		scan_fd(ev->fd, o, &v);
 	response.response = v.allow ? FAN_ALLOW : FAN_DENY;
+	/* TODO(4.7) END */
+	/* the exec waits until it gets an answer, whatever went wrong above */
 	if (write(fan, &response, sizeof(response)) != (ssize_t)sizeof(response))
 		fprintf(stderr, "exec-fanotify: answering for %s: %s\n", path, strerror(errno));
-	/* TODO(4.7) END */
 	printf("decision serial=%lu pid=%d fd=%d answer=%s verdict=%s", serial, ev->pid, ev->fd,
 	       response.response == FAN_ALLOW ? "allow" : "deny", v.verdict);
 	if (!strcmp(v.verdict, "found"))
@@ -247,7 +248,8 @@ int main(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--clamd") && i + 1 < argc)
 			o.clamd = argv[++i];
-		else if (!strcmp(argv[i], "--on-error") && i + 1 < argc && (!strcmp(argv[i + 1], "deny") || !strcmp(argv[i + 1], "allow")))
+		else if (!strcmp(argv[i], "--on-error") && i + 1 < argc &&
+			 (!strcmp(argv[i + 1], "deny") || !strcmp(argv[i + 1], "allow")))
 			o.deny_on_error = !strcmp(argv[++i], "deny");
 		else if (!strcmp(argv[i], "--timeout-ms") && i + 1 < argc && atoi(argv[i + 1]) > 0)
 			o.timeout_ms = atoi(argv[++i]);
@@ -306,7 +308,8 @@ int main(int argc, char **argv)
 		}
 		for (; FAN_EVENT_OK(ev, len); ev = FAN_EVENT_NEXT(ev, len)) {
 			if (ev->vers != FANOTIFY_METADATA_VERSION) {
-				fprintf(stderr, "exec-fanotify: fanotify metadata version %d, expected %d\n", ev->vers, FANOTIFY_METADATA_VERSION);
+				fprintf(stderr, "exec-fanotify: fanotify metadata version %d, expected %d\n",
+					ev->vers, FANOTIFY_METADATA_VERSION);
 				return 1;
 			}
 			if (ev->fd < 0)
