@@ -1,0 +1,265 @@
+// Groups 3 and 4, the exec path in one guest: what an exec costs with execgate loaded, with its
+// relay answering from its cache, with clamd scanning a program never seen before, and on the
+// fanotify route of lesson 4.7; then execs per second through module + relay with several
+// concurrent loops, every answer checked. Every figure is a ratio to a bare exec in the same
+// guest. The timing happens in the guest (bench/guest/execloop): a host round trip through the
+// agent (~5 ms under TCG) would hide a ~1.5 ms exec.
+//
+// The chapter 4 helpers do the setup, as in the lessons: loadExecgate, startClamdInGuest,
+// startRelay (the bundled clamav/relay.ts), the exec-fanotify program.
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { startClamdInGuest, type GuestClamd } from '../clamav/daemon.js';
+import { baseDatabase, databaseOf, hdbLine } from '../clamav/samples.js';
+import { buildProgram } from '../guest/build.js';
+import type { GuestImage } from '../guest/guest.js';
+import { LabGuest } from '../guest/lab-guest.js';
+import { cachePath, progress, repoRoot } from '../guest/paths.js';
+import { MODULE, decisionsIn, loadExecgate, prepareFixture, setParam, startDaemon, startRelay } from '../specs/04-lsm/support.js';
+import type { Figure, Recorder } from './figures.js';
+
+const EXEC = 'exec';
+const THROUGHPUT = 'throughput';
+/** Where the bench's programs go in the guest (tmpfs under the host root). */
+const DIR = '/tmp/lab/bench';
+const FRESH = `${DIR}/fresh`;
+const REFUSED_SIGNATURE = 'Bench.Refused';
+
+/** Execs per timed loop of one program, and how many fresh copies per run for each size. */
+const SAME_PROGRAM_EXECS = 200;
+const GLIBC_EXECS = 100;
+/** Each exec on the fanotify route is a clamd scan: fewer of them. */
+const FANOTIFY_EXECS = 50;
+const SIZES = [
+	{ tag: 'small', label: 'small, 10 KB', bytes: 0, copies: 8 },
+	{ tag: '1m', label: '1 MiB', bytes: 1 << 20, copies: 4 },
+	{ tag: '10m', label: '10 MiB', bytes: 10 << 20, copies: 2 },
+] as const;
+type Size = (typeof SIZES)[number];
+const LOOPS = [1, 2, 8] as const;
+/** Execs per throughput run, whatever the number of loops. */
+const THROUGHPUT_EXECS = 240;
+
+interface LoopResult {
+	execs: number;
+	ok: number;
+	wrong: number;
+	perSec: number;
+	medianMs: number;
+	/** The "wrong ..." lines: which exec got which answer. */
+	wrongLines: string[];
+}
+
+/** The relay's decisions so far, and the answers the module did not take (the exec no longer waited). */
+function answersIn(output: string): { decisions: number; notTaken: number } {
+	return { decisions: decisionsIn(output).length, notTaken: (output.match(/^relay: answer for serial \d+ not taken/gm) ?? []).length };
+}
+
+/** Run execloop in the guest and parse its figures. */
+async function execloop(guest: LabGuest, args: string): Promise<LoopResult> {
+	const r = await guest.run(`${DIR}/execloop ${args}`, { timeoutMs: guest.ms(600_000) });
+	const m = /^execloop loops=\d+ execs=(\d+) ok=(\d+) wrong=(\d+) wall_us=\d+ per_sec=([\d.]+) median_us=([\d.]+)/m.exec(r.stdout);
+	if (!m || r.status > 1) throw new Error(`execloop ${args} failed (status ${r.status}):\n${r.output}`);
+	return {
+		execs: Number(m[1]),
+		ok: Number(m[2]),
+		wrong: Number(m[3]),
+		perSec: Number(m[4]),
+		medianMs: Number(m[5]) / 1000,
+		wrongLines: r.stdout.split('\n').filter((l) => l.startsWith('wrong ')),
+	};
+}
+
+/** Counts the wrong execs of a figure's runs, for its note; a wrong exec is also printed. */
+class WrongCount {
+	total = 0;
+	add(r: LoopResult, what: string): LoopResult {
+		this.total += r.wrong;
+		for (const line of r.wrongLines) progress(`${what}: ${line}`);
+		return r;
+	}
+	note(): string | undefined {
+		return this.total ? `${this.total} execs did not end as expected` : undefined;
+	}
+}
+
+/** Time `args` `runs` times; each run gives its median per exec. */
+async function perExec(rec: Recorder, guest: LabGuest, group: string, name: string, runs: number, args: (run: number) => Promise<string> | string, note?: string, cleanup?: () => Promise<void>): Promise<Figure> {
+	const wrong = new WrongCount();
+	const samples: number[] = [];
+	for (let run = 0; run < runs; run++) {
+		samples.push(wrong.add(await execloop(guest, await args(run)), name).medianMs);
+		await cleanup?.();
+	}
+	return rec.record(group, name, 'ms', samples, [note, wrong.note()].filter(Boolean).join('; ') || undefined);
+}
+
+/** The bench's programs, built on the host. */
+async function buildBenchPrograms(): Promise<{ execloop: string; exitWith: string; refused: Buffer }> {
+	const loop = await buildProgram(path.join(repoRoot, 'bench', 'guest', 'execloop'), { static: true });
+	// no C library: the smallest exec there is, one page of code
+	const exitWith = await buildProgram(path.join(repoRoot, 'bench', 'guest', 'exit-with'), { static: true, cflags: ['-nostdlib', '-fno-stack-protector'] });
+	for (const b of [loop, exitWith]) for (const w of b.warnings) progress(`bench program warning: ${w}`);
+	// a copy of exit-with that only the bench's own signature refuses: the throughput loops
+	// run it as a clean copy on a bare guest and must see it refused through the relay
+	const refused = Buffer.concat([readFileSync(exitWith.file), Buffer.from('\nkernel-security-lab bench: refused by Bench.Refused\n')]);
+	return { execloop: loop.file, exitWith: exitWith.file, refused };
+}
+
+/** The chapter's base database plus a hash signature of the refused copy. */
+async function benchDatabase(refused: Buffer): Promise<string> {
+	const base = await baseDatabase();
+	const files: Record<string, string> = {};
+	for (const f of readdirSync(base)) files[f] = readFileSync(path.join(base, f), 'utf8');
+	const refusedFile = cachePath('bench', 'refused-exit-with');
+	writeFileSync(refusedFile, refused);
+	files['bench.hdb'] = `${hdbLine(refusedFile, REFUSED_SIGNATURE)}\n`;
+	return databaseOf(files);
+}
+
+/** Make `size.copies` programs of this size no scan has seen (distinct bytes at the end); their paths. */
+async function freshCopies(guest: LabGuest, size: Size, route: string, run: number): Promise<string[]> {
+	const paths = Array.from({ length: size.copies }, (_, i) => `${FRESH}/${route}-${size.tag}-${run}-${i}`);
+	const r = await guest.run(
+		`mkdir -p ${FRESH} && for f in ${paths.join(' ')}; do cp ${DIR}/base-${size.tag} $f && echo "$f" >> $f || exit 1; done`,
+		{ timeoutMs: guest.ms(120_000) },
+	);
+	if (r.status !== 0) throw new Error(`making fresh copies failed: ${r.output}`);
+	return paths;
+}
+
+const removeFresh = async (guest: LabGuest) => {
+	await guest.run(`rm -rf ${FRESH}`);
+};
+
+export async function execFigures(rec: Recorder, image: GuestImage, snapshot: string, runs: number): Promise<void> {
+	const programs = await buildBenchPrograms();
+	const database = await benchDatabase(programs.refused);
+	const guest = await LabGuest.start(image, { incoming: snapshot });
+	let clamd: GuestClamd | undefined;
+	try {
+		await guest.afterRestore();
+		await guest.mountHostRoot();
+		await guest.run(`mkdir -p ${DIR}`);
+		await guest.upload(programs.execloop, `${DIR}/execloop`);
+		await guest.upload(programs.exitWith, `${DIR}/exit-with`);
+		await guest.put(`${DIR}/refused`, programs.refused, 0o755);
+		const glibc = await prepareFixture(guest, 'hello-exec', `${DIR}/hello-exec`);
+		// the big programs: exit-with padded with random bytes (exec maps only its segments; a scan reads all)
+		for (const size of SIZES) {
+			const make = size.bytes
+				? `head -c $((${size.bytes} - $(stat -c %s ${DIR}/exit-with))) /dev/urandom | cat ${DIR}/exit-with - > ${DIR}/base-${size.tag} && chmod 755 ${DIR}/base-${size.tag}`
+				: `cp ${DIR}/exit-with ${DIR}/base-${size.tag}`;
+			const r = await guest.run(make);
+			if (r.status !== 0) throw new Error(`making the ${size.label} program failed: ${r.output}`);
+		}
+		const exitWith = `${DIR}/exit-with`;
+		const refused = `${DIR}/refused`;
+		const sizeNote = `exit-with (bench/guest/exit-with, ${readFileSync(programs.exitWith).length} bytes, no C library)`;
+
+		// --- bare: no module, no relay ---
+		const bare = await perExec(rec, guest, EXEC, 'bare exec, same program', runs, () => `-n ${SAME_PROGRAM_EXECS} ${exitWith}`, `${sizeNote}; each run the median of ${SAME_PROGRAM_EXECS} fork+execve+wait`);
+		const bareFresh = await perExec(rec, guest, EXEC, 'bare exec, never-run copy (small)', runs, (run) => freshCopies(guest, SIZES[0], 'bare', run).then((p) => p.join(' ')), `${SIZES[0].copies} copies per run: under TCG new code pages are translated again`, () => removeFresh(guest));
+		const bareGlibc = await perExec(rec, guest, EXEC, 'bare exec, static glibc program', runs, () => `-n ${GLIBC_EXECS} ${glibc}`, 'fixtures/lsm/hello-exec, static glibc, ~770 KB');
+		const bareLoops = new Map<number, Figure>();
+		for (const loops of LOOPS) {
+			bareLoops.set(
+				loops,
+				await rec.measure(THROUGHPUT, `bare, ${loops} loop${loops > 1 ? 's' : ''}`, 'execs/s', runs, async () => (await execloop(guest, `-j ${loops} -n ${THROUGHPUT_EXECS / 2 / loops} ${exitWith} ${refused}`)).perSec, 'both programs run (no module)'),
+			);
+		}
+
+		// --- execgate loaded, nobody registered on /dev/execgate: each exec is logged and allowed ---
+		await loadExecgate(guest, 'timeout_ms=30000');
+		const noRelay = await perExec(rec, guest, EXEC, 'module loaded, no relay', runs, () => `-n ${SAME_PROGRAM_EXECS} ${exitWith}`, 'two log lines per exec on the console (the harness keeps console loglevel 7)');
+
+		// --- execgate + relay + clamd ---
+		clamd = await startClamdInGuest(guest, { databaseDir: database });
+		const relay = await startRelay(guest, `--clamd ${clamd.socket} --scan-timeout-ms 20000`);
+		// an answer that never comes must show: without one the exec is refused
+		await setParam(guest, 'fail_closed', 1);
+		const warm = await execloop(guest, `${exitWith} ${glibc} -${refused}`);
+		if (warm.wrong) throw new Error(`the relay does not answer as expected:\n${warm.wrongLines.join('\n')}\n--- relay ---\n${relay.output().slice(-2000)}`);
+		const cached = await perExec(rec, guest, EXEC, 'module + relay, cached verdict', runs, () => `-n ${SAME_PROGRAM_EXECS} ${exitWith}`);
+		const cachedGlibc = await perExec(rec, guest, EXEC, 'module + relay, cached verdict, static glibc program', runs, () => `-n ${GLIBC_EXECS} ${glibc}`);
+
+		for (const loops of LOOPS) {
+			const name = `module + relay, ${loops} loop${loops > 1 ? 's' : ''}`;
+			const badAnswers: number[] = [];
+			const figure = await rec.measure(
+				THROUGHPUT,
+				name,
+				'execs/s',
+				runs,
+				async () => {
+					const before = answersIn(relay.output());
+					const r = await execloop(guest, `-j ${loops} -n ${THROUGHPUT_EXECS / 2 / loops} ${exitWith} -${refused}`);
+					for (const line of r.wrongLines) progress(`${name}: ${line}`);
+					// the relay logs each decision before it answers; its output may trail the loop's
+					const after = await guest
+						.waitUntil('the relay to log every decision', async () => {
+							const now = answersIn(relay.output());
+							return now.decisions - before.decisions >= r.execs ? now : undefined;
+						}, 5_000)
+						.catch(() => answersIn(relay.output()));
+					const lost = Math.max(0, r.execs - (after.decisions - before.decisions)) + (after.notTaken - before.notTaken);
+					badAnswers.push(r.wrong + lost);
+					return r.perSec;
+				},
+				'cached verdicts; half the execs are a copy the relay refuses',
+			);
+			rec.record(
+				THROUGHPUT,
+				`${name}: lost or mismatched answers`,
+				'count',
+				badAnswers,
+				`of ${THROUGHPUT_EXECS} execs per run; mismatched: a clean exec refused or the refused copy run; lost: an exec without a decision, or an answer the module no longer took`,
+			);
+			rec.ratio(THROUGHPUT, `relay / bare, ${loops} loop${loops > 1 ? 's' : ''}`, figure, bareLoops.get(loops)!);
+		}
+		rec.ratio(THROUGHPUT, 'relay 8 loops / relay 1 loop', rec.find(THROUGHPUT, 'module + relay, 8 loops')!, rec.find(THROUGHPUT, 'module + relay, 1 loop')!);
+
+		const relayFresh = new Map<string, Figure>();
+		for (const size of SIZES) {
+			relayFresh.set(
+				size.tag,
+				await perExec(rec, guest, EXEC, `module + relay + clamd, first seen (${size.label})`, runs, (run) => freshCopies(guest, size, 'relay', run).then((p) => p.join(' ')), `${size.copies} new copies per run; SCAN by path in the relay's IDSESSION`, () => removeFresh(guest)),
+			);
+		}
+		relay.kill(15);
+		const stopped = await relay.result;
+		if (stopped.status !== 0) progress(`the relay exited with ${stopped.status}: ${stopped.output.slice(-500)}`);
+		const rmmod = await guest.rmmod(MODULE);
+		if (rmmod.status !== 0) throw new Error(`rmmod ${MODULE}: ${rmmod.output}`);
+
+		// --- the fanotify route of lesson 4.7: no module, FAN_OPEN_EXEC_PERM, clamd by descriptor ---
+		const fanotifyProgram = await guest.prepareProgram('exec-fanotify', { static: true });
+		const fanotify = await startDaemon(guest, `${fanotifyProgram.path} --clamd ${clamd.socket} --timeout-ms 20000 / /tmp`, /^exec-fanotify: ready /m, 'exec-fanotify to watch the mounts');
+		const fanSame = await perExec(rec, guest, EXEC, 'fanotify + clamd, same program', runs, () => `-n ${FANOTIFY_EXECS} ${exitWith}`, `each run the median of ${FANOTIFY_EXECS}; the route has no cache of its own: clamd hashes the file and answers from its cache`);
+		const fanFresh = new Map<string, Figure>();
+		for (const size of SIZES) {
+			fanFresh.set(
+				size.tag,
+				await perExec(rec, guest, EXEC, `fanotify + clamd, first seen (${size.label})`, runs, (run) => freshCopies(guest, size, 'fanotify', run).then((p) => p.join(' ')), `${size.copies} new copies per run; FILDES on a new connection`, () => removeFresh(guest)),
+			);
+		}
+		fanotify.kill(15);
+		await fanotify.result.catch(() => {});
+
+		// the same bare loop again: how far the guest drifted while the rest ran
+		const bareEnd = await perExec(rec, guest, EXEC, 'bare exec, same program, again at the end', runs, () => `-n ${SAME_PROGRAM_EXECS} ${exitWith}`);
+
+		rec.ratio(EXEC, 'module, no relay / bare', noRelay, bare);
+		rec.ratio(EXEC, 'cached verdict / bare', cached, bare);
+		rec.ratio(EXEC, 'cached verdict / bare, static glibc program', cachedGlibc, bareGlibc);
+		for (const size of SIZES) rec.ratio(EXEC, `relay first seen / bare (${size.label})`, relayFresh.get(size.tag)!, bare);
+		rec.ratio(EXEC, 'relay first seen / bare never-run copy (small)', relayFresh.get('small')!, bareFresh);
+		rec.ratio(EXEC, 'fanotify same program / bare', fanSame, bare);
+		for (const size of SIZES) rec.ratio(EXEC, `fanotify first seen / bare (${size.label})`, fanFresh.get(size.tag)!, bare);
+		for (const size of SIZES) rec.ratio(EXEC, `relay first seen / fanotify first seen (${size.label})`, relayFresh.get(size.tag)!, fanFresh.get(size.tag)!);
+		rec.ratio(EXEC, 'bare at the end / bare at the start', bareEnd, bare);
+	} finally {
+		await clamd?.stop().catch(() => {});
+		await guest.close();
+	}
+}

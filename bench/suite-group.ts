@@ -1,0 +1,170 @@
+// Group 2, the suite: the wall time of `vitest run --project lessons` on the solutions (every
+// spec and self-test, not the honesty check's starters), per chapter, with the default worker
+// count and with one worker for the speed-up, and how many guests it booted and restored.
+//
+// The guests are counted without touching the harness: the suite runs with a PATH whose
+// qemu-system-x86_64 is a script that appends "boot" or "restore" (-incoming) to a file, then
+// execs the real QEMU (same pid, so the harness's setpriv --pdeathsig still applies).
+import { spawn } from 'node:child_process';
+import { accessSync, chmodSync, constants, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { progress, repoRoot } from '../guest/paths.js';
+import type { Recorder } from './figures.js';
+
+const GROUP = 'suite';
+const QEMU = 'qemu-system-x86_64';
+/** A suite that takes longer than this is stopped (SIGTERM: vitest closes its guests). */
+const SUITE_LIMIT_MS = 30 * 60_000;
+
+/** LAB_BENCH_SUITE_RUNS: runs of the whole suite per worker count (default 1: each takes minutes). */
+export function suiteRuns(): number {
+	const text = process.env.LAB_BENCH_SUITE_RUNS ?? '1';
+	const n = Number(text);
+	if (!Number.isInteger(n) || n < 1) throw new Error(`LAB_BENCH_SUITE_RUNS must be a whole number of at least 1, not "${text}"`);
+	return n;
+}
+
+/** The parts of the suite a figure is given for, by the test file's path. */
+const PARTS: { name: string; match: RegExp }[] = [
+	{ name: 'chapter 1 (specs/01-userspace)', match: /^specs\/01-/ },
+	{ name: 'chapter 2 (specs/02-kernel)', match: /^specs\/02-/ },
+	{ name: 'chapter 3 (specs/03-clamav)', match: /^specs\/03-/ },
+	{ name: 'chapter 4 (specs/04-lsm)', match: /^specs\/04-/ },
+	{ name: 'self-tests (guest, clamav, curriculum, scripts)', match: /^(guest|clamav|curriculum|scripts)\// },
+];
+
+interface VitestJson {
+	numTotalTests: number;
+	numPassedTests: number;
+	numFailedTests: number;
+	numPendingTests: number;
+	testResults: { name: string; status: string; startTime: number; endTime: number }[];
+}
+
+interface SuiteRun {
+	wallMs: number;
+	exitCode: number | null;
+	boots: number;
+	restores: number;
+	report?: VitestJson;
+	/** Milliseconds per part: the sum of its test files' times. */
+	partMs: Map<string, number>;
+	logFile: string;
+}
+
+function findOnPath(program: string): string {
+	for (const dir of (process.env.PATH ?? '').split(':')) {
+		const file = path.join(dir, program);
+		try {
+			accessSync(file, constants.X_OK);
+			return file;
+		} catch {
+			// not in this folder
+		}
+	}
+	throw new Error(`${program} is not on PATH`);
+}
+
+/** A folder with a counting qemu-system-x86_64 that logs to `log`. */
+function countingQemu(dir: string, log: string): string {
+	const real = findOnPath(QEMU);
+	const bin = path.join(dir, 'bin');
+	const wrapper = path.join(bin, QEMU);
+	mkdirSync(bin, { recursive: true });
+	writeFileSync(
+		wrapper,
+		[
+			'#!/bin/sh',
+			'# written by bench/suite-group.ts: counts the guests the suite starts',
+			'case " $* " in',
+			`*" -incoming "*) echo restore >> '${log}' ;;`,
+			`*" -kernel "*) echo boot >> '${log}' ;;`,
+			'esac',
+			`exec '${real}' "$@"`,
+			'',
+		].join('\n'),
+	);
+	chmodSync(wrapper, 0o755);
+	return bin;
+}
+
+async function runSuite(workers: number, scratch: string, index: number): Promise<SuiteRun> {
+	const tag = `${workers}w-${index}`;
+	const qemuLog = path.join(scratch, `qemu-${tag}.log`);
+	const jsonFile = path.join(scratch, `vitest-${tag}.json`);
+	const logFile = path.join(scratch, `vitest-${tag}.log`);
+	writeFileSync(qemuLog, '');
+	const bin = countingQemu(path.join(scratch, tag), qemuLog);
+	const vitest = path.join(repoRoot, 'node_modules', '.bin', 'vitest');
+	const args = ['run', '--project', 'lessons', `--maxWorkers=${workers}`, '--reporter=json', `--outputFile=${jsonFile}`];
+	const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` };
+	delete env.LAB_SHOW; // the demo's chatter would only fill the log
+	progress(`suite: vitest ${args.slice(0, 4).join(' ')} (its output goes to ${logFile})`);
+	const out = createWriteStream(logFile);
+	const t0 = performance.now();
+	const child = spawn(vitest, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+	child.stdout.pipe(out, { end: false });
+	child.stderr.pipe(out, { end: false });
+	const limit = setTimeout(() => {
+		progress(`suite: still running after ${SUITE_LIMIT_MS / 60_000} minutes: stopping it`);
+		child.kill('SIGTERM');
+	}, SUITE_LIMIT_MS);
+	const exitCode = await new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+	const wallMs = performance.now() - t0;
+	clearTimeout(limit);
+	out.end();
+	const starts = readFileSync(qemuLog, 'utf8').split('\n');
+	const report = existsSync(jsonFile) ? (JSON.parse(readFileSync(jsonFile, 'utf8')) as VitestJson) : undefined;
+	const partMs = new Map<string, number>();
+	for (const file of report?.testResults ?? []) {
+		const part = PARTS.find((p) => p.match.test(path.relative(repoRoot, file.name)));
+		if (part) partMs.set(part.name, (partMs.get(part.name) ?? 0) + (file.endTime - file.startTime));
+	}
+	return { wallMs, exitCode, boots: starts.filter((l) => l === 'boot').length, restores: starts.filter((l) => l === 'restore').length, report, partMs, logFile };
+}
+
+export async function suiteFigures(rec: Recorder, runs: number): Promise<void> {
+	const parallel = os.availableParallelism();
+	const scratch = mkdtempSync(path.join(os.tmpdir(), 'lab-bench-suite-'));
+	let keepLogs = false;
+	try {
+		const byWorkers = new Map<number, SuiteRun[]>();
+		for (const workers of parallel > 1 ? [parallel, 1] : [1]) {
+			const results: SuiteRun[] = [];
+			for (let i = 0; i < runs; i++) {
+				const r = await runSuite(workers, scratch, i);
+				const t = r.report;
+				const tests = t ? `${t.numTotalTests} tests: ${t.numPassedTests} passed, ${t.numFailedTests} failed${t.numPendingTests ? `, ${t.numPendingTests} skipped` : ''}` : 'no JSON report';
+				progress(`suite: ${workers} worker(s): ${(r.wallMs / 1000).toFixed(1)} s, exit ${r.exitCode}, ${tests}; ${r.boots} boots, ${r.restores} restores`);
+				if (r.exitCode !== 0) {
+					keepLogs = true;
+					progress(`suite: not every test passed; its output is kept in ${r.logFile}`);
+				}
+				results.push(r);
+			}
+			byWorkers.set(workers, results);
+			const w = `${workers} worker${workers > 1 ? 's' : ''}`;
+			const last = results[results.length - 1]!.report;
+			const summary = last ? `${last.numTotalTests} tests, ${last.numFailedTests} failed` : 'no JSON report';
+			rec.record(GROUP, `whole suite, ${w}`, 's', results.map((r) => r.wallMs / 1000), `vitest run --project lessons --maxWorkers=${workers}; ${summary}; includes the global setup's boot`);
+			for (const part of PARTS) {
+				rec.record(
+					GROUP,
+					`${part.name}, ${w}`,
+					's',
+					results.map((r) => (r.partMs.get(part.name) ?? 0) / 1000),
+					workers === 1 ? 'its test files back to back' : 'the sum of its test files\' times (they overlap)',
+				);
+			}
+			rec.record(GROUP, `cold boots, ${w}`, 'count', results.map((r) => r.boots), 'QEMU started without -incoming (the global setup, lessons with boot options)');
+			rec.record(GROUP, `snapshot restores, ${w}`, 'count', results.map((r) => r.restores), 'QEMU started with -incoming');
+		}
+		if (parallel > 1) {
+			const w = `${parallel} workers`;
+			rec.ratio(GROUP, `speed-up of ${w} (1 worker / ${w})`, rec.find(GROUP, 'whole suite, 1 worker')!, rec.find(GROUP, `whole suite, ${w}`)!);
+		}
+	} finally {
+		if (!keepLogs) rmSync(scratch, { recursive: true, force: true });
+	}
+}
