@@ -15,8 +15,8 @@ import { buildProgram } from '../guest/build.js';
 import type { GuestImage } from '../guest/guest.js';
 import { LabGuest } from '../guest/lab-guest.js';
 import { cachePath, progress, repoRoot } from '../guest/paths.js';
-import { MODULE, decisionsIn, loadExecgate, prepareFixture, setParam, startDaemon, startRelay } from '../specs/04-lsm/support.js';
-import type { Figure, Recorder } from './figures.js';
+import { MODULE, decisionsFor, decisionsIn, loadExecgate, prepareFixture, setParam, startDaemon, startRelay } from '../specs/04-lsm/support.js';
+import { type Figure, type Recorder, formatValue } from './figures.js';
 
 const EXEC = 'exec';
 const THROUGHPUT = 'throughput';
@@ -83,15 +83,48 @@ class WrongCount {
 	}
 }
 
-/** Time `args` `runs` times; each run gives its median per exec. */
-async function perExec(rec: Recorder, guest: LabGuest, group: string, name: string, runs: number, args: (run: number) => Promise<string> | string, note?: string, cleanup?: () => Promise<void>): Promise<Figure> {
+interface PerExec {
+	name: string;
+	runs: number;
+	/** execloop's arguments for this run. */
+	args: (run: number) => string;
+	note?: string;
+}
+
+/** Time the loop `runs` times; each run gives its median per exec. */
+async function perExec(rec: Recorder, guest: LabGuest, o: PerExec): Promise<Figure> {
 	const wrong = new WrongCount();
 	const samples: number[] = [];
-	for (let run = 0; run < runs; run++) {
-		samples.push(wrong.add(await execloop(guest, await args(run)), name).medianMs);
-		await cleanup?.();
+	for (let run = 0; run < o.runs; run++) samples.push(wrong.add(await execloop(guest, o.args(run)), o.name).medianMs);
+	return rec.record(EXEC, o.name, 'ms', samples, [o.note, wrong.note()].filter(Boolean).join('; ') || undefined);
+}
+
+interface FirstSeen {
+	name: string;
+	runs: number;
+	size: Size;
+	/** Names the copies apart from other routes'. */
+	route: string;
+	/** The output of whatever decides (relay or exec-fanotify): its log says how long each decision took. */
+	deciderOutput?: () => string;
+	note?: string;
+}
+
+/** Exec programs never seen before: new copies each run, each executed once. */
+async function firstSeen(rec: Recorder, guest: LabGuest, o: FirstSeen): Promise<Figure> {
+	const wrong = new WrongCount();
+	const samples: number[] = [];
+	const decisionMs: number[] = [];
+	for (let run = 0; run < o.runs; run++) {
+		const paths = await freshCopies(guest, o.size, o.route, run);
+		samples.push(wrong.add(await execloop(guest, paths.join(' ')), o.name).medianMs);
+		const log = o.deciderOutput?.() ?? '';
+		for (const p of paths) decisionMs.push(...decisionsFor(log, p).map((d) => d.ms));
+		await guest.run(`rm -rf ${FRESH}`);
 	}
-	return rec.record(group, name, 'ms', samples, [note, wrong.note()].filter(Boolean).join('; ') || undefined);
+	decisionMs.sort((a, b) => a - b);
+	const decided = decisionMs.length ? `its log: median ${formatValue(decisionMs[Math.floor(decisionMs.length / 2)]!)} ms from query to verdict` : undefined;
+	return rec.record(EXEC, o.name, 'ms', samples, [`${o.size.copies} new copies per run`, o.note, decided, wrong.note()].filter(Boolean).join('; '));
 }
 
 /** The bench's programs, built on the host. */
@@ -128,10 +161,6 @@ async function freshCopies(guest: LabGuest, size: Size, route: string, run: numb
 	return paths;
 }
 
-const removeFresh = async (guest: LabGuest) => {
-	await guest.run(`rm -rf ${FRESH}`);
-};
-
 export async function execFigures(rec: Recorder, image: GuestImage, snapshot: string, runs: number): Promise<void> {
 	const programs = await buildBenchPrograms();
 	const database = await benchDatabase(programs.refused);
@@ -158,9 +187,10 @@ export async function execFigures(rec: Recorder, image: GuestImage, snapshot: st
 		const sizeNote = `exit-with (bench/guest/exit-with, ${readFileSync(programs.exitWith).length} bytes, no C library)`;
 
 		// --- bare: no module, no relay ---
-		const bare = await perExec(rec, guest, EXEC, 'bare exec, same program', runs, () => `-n ${SAME_PROGRAM_EXECS} ${exitWith}`, `${sizeNote}; each run the median of ${SAME_PROGRAM_EXECS} fork+execve+wait`);
-		const bareFresh = await perExec(rec, guest, EXEC, 'bare exec, never-run copy (small)', runs, (run) => freshCopies(guest, SIZES[0], 'bare', run).then((p) => p.join(' ')), `${SIZES[0].copies} copies per run: under TCG new code pages are translated again`, () => removeFresh(guest));
-		const bareGlibc = await perExec(rec, guest, EXEC, 'bare exec, static glibc program', runs, () => `-n ${GLIBC_EXECS} ${glibc}`, 'fixtures/lsm/hello-exec, static glibc, ~770 KB');
+		const same = (program: string, execs: number) => () => `-n ${execs} ${program}`;
+		const bare = await perExec(rec, guest, { name: 'bare exec, same program', runs, args: same(exitWith, SAME_PROGRAM_EXECS), note: `${sizeNote}; each run the median of ${SAME_PROGRAM_EXECS} fork+execve+wait` });
+		const bareFresh = await firstSeen(rec, guest, { name: 'bare exec, never-run copy (small)', runs, size: SIZES[0], route: 'bare', note: 'under TCG the new code pages are translated again' });
+		const bareGlibc = await perExec(rec, guest, { name: 'bare exec, static glibc program', runs, args: same(glibc, GLIBC_EXECS), note: 'fixtures/lsm/hello-exec, static glibc, ~770 KB' });
 		const bareLoops = new Map<number, Figure>();
 		for (const loops of LOOPS) {
 			bareLoops.set(
@@ -171,7 +201,7 @@ export async function execFigures(rec: Recorder, image: GuestImage, snapshot: st
 
 		// --- execgate loaded, nobody registered on /dev/execgate: each exec is logged and allowed ---
 		await loadExecgate(guest, 'timeout_ms=30000');
-		const noRelay = await perExec(rec, guest, EXEC, 'module loaded, no relay', runs, () => `-n ${SAME_PROGRAM_EXECS} ${exitWith}`, 'two log lines per exec on the console (the harness keeps console loglevel 7)');
+		const noRelay = await perExec(rec, guest, { name: 'module loaded, no relay', runs, args: same(exitWith, SAME_PROGRAM_EXECS), note: 'two log lines per exec on the console (the harness keeps console loglevel 7)' });
 
 		// --- execgate + relay + clamd ---
 		clamd = await startClamdInGuest(guest, { databaseDir: database });
@@ -180,8 +210,12 @@ export async function execFigures(rec: Recorder, image: GuestImage, snapshot: st
 		await setParam(guest, 'fail_closed', 1);
 		const warm = await execloop(guest, `${exitWith} ${glibc} -${refused}`);
 		if (warm.wrong) throw new Error(`the relay does not answer as expected:\n${warm.wrongLines.join('\n')}\n--- relay ---\n${relay.output().slice(-2000)}`);
-		const cached = await perExec(rec, guest, EXEC, 'module + relay, cached verdict', runs, () => `-n ${SAME_PROGRAM_EXECS} ${exitWith}`);
-		const cachedGlibc = await perExec(rec, guest, EXEC, 'module + relay, cached verdict, static glibc program', runs, () => `-n ${GLIBC_EXECS} ${glibc}`);
+		const cachedDecisions = decisionsIn(relay.output()).length;
+		const cached = await perExec(rec, guest, { name: 'module + relay, cached verdict', runs, args: same(exitWith, SAME_PROGRAM_EXECS) });
+		const cachedGlibc = await perExec(rec, guest, { name: 'module + relay, cached verdict, static glibc program', runs, args: same(glibc, GLIBC_EXECS) });
+		const cachedMs = decisionsIn(relay.output()).slice(cachedDecisions).filter((d) => d.cached).map((d) => d.ms).sort((a, b) => a - b);
+		// known only once both figures ran; the report prints notes, so it goes there
+		if (cachedMs.length) cached.note = [cached.note, `the relay's log: median ${formatValue(cachedMs[Math.floor(cachedMs.length / 2)]!)} ms from query to verdict`].filter(Boolean).join('; ');
 
 		for (const loops of LOOPS) {
 			const name = `module + relay, ${loops} loop${loops > 1 ? 's' : ''}`;
@@ -223,31 +257,33 @@ export async function execFigures(rec: Recorder, image: GuestImage, snapshot: st
 		for (const size of SIZES) {
 			relayFresh.set(
 				size.tag,
-				await perExec(rec, guest, EXEC, `module + relay + clamd, first seen (${size.label})`, runs, (run) => freshCopies(guest, size, 'relay', run).then((p) => p.join(' ')), `${size.copies} new copies per run; SCAN by path in the relay's IDSESSION`, () => removeFresh(guest)),
+				await firstSeen(rec, guest, { name: `module + relay + clamd, first seen (${size.label})`, runs, size, route: 'relay', deciderOutput: relay.output, note: "SCAN by path in the relay's IDSESSION" }),
 			);
 		}
+		// back to fail-open first: with fail_closed=1 and no relay not even the agent's shell could start
+		await setParam(guest, 'fail_closed', 0);
 		relay.kill(15);
 		const stopped = await relay.result;
 		if (stopped.status !== 0) progress(`the relay exited with ${stopped.status}: ${stopped.output.slice(-500)}`);
 		const rmmod = await guest.rmmod(MODULE);
-		if (rmmod.status !== 0) throw new Error(`rmmod ${MODULE}: ${rmmod.output}`);
+		if (rmmod.status !== 0) throw new Error(`rmmod ${MODULE} (status ${rmmod.status}): ${rmmod.output}`);
 
 		// --- the fanotify route of lesson 4.7: no module, FAN_OPEN_EXEC_PERM, clamd by descriptor ---
 		const fanotifyProgram = await guest.prepareProgram('exec-fanotify', { static: true });
 		const fanotify = await startDaemon(guest, `${fanotifyProgram.path} --clamd ${clamd.socket} --timeout-ms 20000 / /tmp`, /^exec-fanotify: ready /m, 'exec-fanotify to watch the mounts');
-		const fanSame = await perExec(rec, guest, EXEC, 'fanotify + clamd, same program', runs, () => `-n ${FANOTIFY_EXECS} ${exitWith}`, `each run the median of ${FANOTIFY_EXECS}; the route has no cache of its own: clamd hashes the file and answers from its cache`);
+		const fanSame = await perExec(rec, guest, { name: 'fanotify + clamd, same program', runs, args: same(exitWith, FANOTIFY_EXECS), note: `each run the median of ${FANOTIFY_EXECS}; the route has no cache of its own: clamd hashes the file and answers from its cache` });
 		const fanFresh = new Map<string, Figure>();
 		for (const size of SIZES) {
 			fanFresh.set(
 				size.tag,
-				await perExec(rec, guest, EXEC, `fanotify + clamd, first seen (${size.label})`, runs, (run) => freshCopies(guest, size, 'fanotify', run).then((p) => p.join(' ')), `${size.copies} new copies per run; FILDES on a new connection`, () => removeFresh(guest)),
+				await firstSeen(rec, guest, { name: `fanotify + clamd, first seen (${size.label})`, runs, size, route: 'fanotify', deciderOutput: fanotify.output, note: 'FILDES on a new connection' }),
 			);
 		}
 		fanotify.kill(15);
 		await fanotify.result.catch(() => {});
 
 		// the same bare loop again: how far the guest drifted while the rest ran
-		const bareEnd = await perExec(rec, guest, EXEC, 'bare exec, same program, again at the end', runs, () => `-n ${SAME_PROGRAM_EXECS} ${exitWith}`);
+		const bareEnd = await perExec(rec, guest, { name: 'bare exec, same program, again at the end', runs, args: same(exitWith, SAME_PROGRAM_EXECS) });
 
 		rec.ratio(EXEC, 'module, no relay / bare', noRelay, bare);
 		rec.ratio(EXEC, 'cached verdict / bare', cached, bare);

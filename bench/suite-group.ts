@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { progress, repoRoot } from '../guest/paths.js';
 import type { Recorder } from './figures.js';
+import type { FileTiming } from './suite-reporter.js';
 
 const GROUP = 'suite';
 const QEMU = 'qemu-system-x86_64';
@@ -34,20 +35,20 @@ const PARTS: { name: string; match: RegExp }[] = [
 	{ name: 'self-tests (guest, clamav, curriculum, scripts)', match: /^(guest|clamav|curriculum|scripts)\// },
 ];
 
-interface VitestJson {
-	numTotalTests: number;
-	numPassedTests: number;
-	numFailedTests: number;
-	numPendingTests: number;
-	testResults: { name: string; status: string; startTime: number; endTime: number }[];
+interface Tests {
+	total: number;
+	passed: number;
+	failed: number;
+	skipped: number;
 }
 
-interface SuiteRun {
+export interface SuiteRun {
 	wallMs: number;
 	exitCode: number | null;
 	boots: number;
 	restores: number;
-	report?: VitestJson;
+	/** undefined when the reporter wrote nothing (vitest did not finish). */
+	tests?: Tests;
 	/** Milliseconds per part: the sum of its test files' times. */
 	partMs: Map<string, number>;
 	logFile: string;
@@ -89,16 +90,17 @@ function countingQemu(dir: string, log: string): string {
 	return bin;
 }
 
-async function runSuite(workers: number, scratch: string, index: number): Promise<SuiteRun> {
+/** One run of the suite; `files` narrows it to some test files (to try this group out quickly). */
+export async function runSuite(workers: number, scratch: string, index: number, files: string[] = []): Promise<SuiteRun> {
 	const tag = `${workers}w-${index}`;
 	const qemuLog = path.join(scratch, `qemu-${tag}.log`);
-	const jsonFile = path.join(scratch, `vitest-${tag}.json`);
+	const timingFile = path.join(scratch, `timing-${tag}.json`);
 	const logFile = path.join(scratch, `vitest-${tag}.log`);
 	writeFileSync(qemuLog, '');
 	const bin = countingQemu(path.join(scratch, tag), qemuLog);
 	const vitest = path.join(repoRoot, 'node_modules', '.bin', 'vitest');
-	const args = ['run', '--project', 'lessons', `--maxWorkers=${workers}`, '--reporter=json', `--outputFile=${jsonFile}`];
-	const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` };
+	const args = ['run', '--project', 'lessons', `--maxWorkers=${workers}`, '--reporter=default', '--reporter=./bench/suite-reporter.ts', ...files];
+	const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}`, LAB_BENCH_SUITE_REPORT: timingFile };
 	delete env.LAB_SHOW; // the demo's chatter would only fill the log
 	progress(`suite: vitest ${args.slice(0, 4).join(' ')} (its output goes to ${logFile})`);
 	const out = createWriteStream(logFile);
@@ -115,13 +117,21 @@ async function runSuite(workers: number, scratch: string, index: number): Promis
 	clearTimeout(limit);
 	out.end();
 	const starts = readFileSync(qemuLog, 'utf8').split('\n');
-	const report = existsSync(jsonFile) ? (JSON.parse(readFileSync(jsonFile, 'utf8')) as VitestJson) : undefined;
+	const timings = existsSync(timingFile) ? (JSON.parse(readFileSync(timingFile, 'utf8')) as { files: FileTiming[] }).files : undefined;
 	const partMs = new Map<string, number>();
-	for (const file of report?.testResults ?? []) {
-		const part = PARTS.find((p) => p.match.test(path.relative(repoRoot, file.name)));
-		if (part) partMs.set(part.name, (partMs.get(part.name) ?? 0) + (file.endTime - file.startTime));
+	let tests: Tests | undefined;
+	if (timings) {
+		tests = { total: 0, passed: 0, failed: 0, skipped: 0 };
+		for (const t of timings) {
+			const part = PARTS.find((p) => p.match.test(t.file));
+			if (part) partMs.set(part.name, (partMs.get(part.name) ?? 0) + t.ms);
+			tests.passed += t.passed;
+			tests.failed += t.failed;
+			tests.skipped += t.skipped;
+			tests.total += t.passed + t.failed + t.skipped;
+		}
 	}
-	return { wallMs, exitCode, boots: starts.filter((l) => l === 'boot').length, restores: starts.filter((l) => l === 'restore').length, report, partMs, logFile };
+	return { wallMs, exitCode, boots: starts.filter((l) => l === 'boot').length, restores: starts.filter((l) => l === 'restore').length, tests, partMs, logFile };
 }
 
 export async function suiteFigures(rec: Recorder, runs: number): Promise<void> {
@@ -134,8 +144,8 @@ export async function suiteFigures(rec: Recorder, runs: number): Promise<void> {
 			const results: SuiteRun[] = [];
 			for (let i = 0; i < runs; i++) {
 				const r = await runSuite(workers, scratch, i);
-				const t = r.report;
-				const tests = t ? `${t.numTotalTests} tests: ${t.numPassedTests} passed, ${t.numFailedTests} failed${t.numPendingTests ? `, ${t.numPendingTests} skipped` : ''}` : 'no JSON report';
+				const t = r.tests;
+				const tests = t ? `${t.total} tests: ${t.passed} passed, ${t.failed} failed${t.skipped ? `, ${t.skipped} skipped` : ''}` : 'no timing report';
 				progress(`suite: ${workers} worker(s): ${(r.wallMs / 1000).toFixed(1)} s, exit ${r.exitCode}, ${tests}; ${r.boots} boots, ${r.restores} restores`);
 				if (r.exitCode !== 0) {
 					keepLogs = true;
@@ -145,8 +155,8 @@ export async function suiteFigures(rec: Recorder, runs: number): Promise<void> {
 			}
 			byWorkers.set(workers, results);
 			const w = `${workers} worker${workers > 1 ? 's' : ''}`;
-			const last = results[results.length - 1]!.report;
-			const summary = last ? `${last.numTotalTests} tests, ${last.numFailedTests} failed` : 'no JSON report';
+			const last = results[results.length - 1]!.tests;
+			const summary = last ? `${last.total} tests, ${last.failed} failed` : 'vitest did not finish';
 			rec.record(GROUP, `whole suite, ${w}`, 's', results.map((r) => r.wallMs / 1000), `vitest run --project lessons --maxWorkers=${workers}; ${summary}; includes the global setup's boot`);
 			for (const part of PARTS) {
 				rec.record(
@@ -154,7 +164,7 @@ export async function suiteFigures(rec: Recorder, runs: number): Promise<void> {
 					`${part.name}, ${w}`,
 					's',
 					results.map((r) => (r.partMs.get(part.name) ?? 0) / 1000),
-					workers === 1 ? 'its test files back to back' : 'the sum of its test files\' times (they overlap)',
+					`the sum of its test files' times (setup, import, tests, hooks)${workers === 1 ? ': one after another' : ': they overlap'}`,
 				);
 			}
 			rec.record(GROUP, `cold boots, ${w}`, 'count', results.map((r) => r.boots), 'QEMU started without -incoming (the global setup, lessons with boot options)');
