@@ -26,14 +26,13 @@ export function suiteRuns(): number {
 	return n;
 }
 
-/** The parts of the suite a figure is given for, by the test file's path. */
-const PARTS: { name: string; match: RegExp }[] = [
-	{ name: 'chapter 1 (specs/01-userspace)', match: /^specs\/01-/ },
-	{ name: 'chapter 2 (specs/02-kernel)', match: /^specs\/02-/ },
-	{ name: 'chapter 3 (specs/03-clamav)', match: /^specs\/03-/ },
-	{ name: 'chapter 4 (specs/04-lsm)', match: /^specs\/04-/ },
-	{ name: 'self-tests (guest, clamav, curriculum, scripts)', match: /^(guest|clamav|curriculum|scripts)\// },
-];
+const SELF_TESTS = 'self-tests (guest, clamav, curriculum, scripts)';
+
+/** The part of the suite a test file counts for: its chapter (specs/NN-name/), or the self-tests. */
+function partOf(file: string): string {
+	const chapter = /^specs\/(\d+)-([^/]+)\//.exec(file);
+	return chapter ? `chapter ${Number(chapter[1])} (specs/${chapter[1]}-${chapter[2]})` : SELF_TESTS;
+}
 
 interface Tests {
 	total: number;
@@ -123,8 +122,8 @@ export async function runSuite(workers: number, scratch: string, index: number, 
 	if (timings) {
 		tests = { total: 0, passed: 0, failed: 0, skipped: 0 };
 		for (const t of timings) {
-			const part = PARTS.find((p) => p.match.test(t.file));
-			if (part) partMs.set(part.name, (partMs.get(part.name) ?? 0) + t.ms);
+			const part = partOf(t.file);
+			partMs.set(part, (partMs.get(part) ?? 0) + t.ms);
 			tests.passed += t.passed;
 			tests.failed += t.failed;
 			tests.skipped += t.skipped;
@@ -158,12 +157,13 @@ export async function suiteFigures(rec: Recorder, runs: number): Promise<void> {
 			const last = results[results.length - 1]!.tests;
 			const summary = last ? `${last.total} tests, ${last.failed} failed` : 'vitest did not finish';
 			rec.record(GROUP, `whole suite, ${w}`, 's', results.map((r) => r.wallMs / 1000), `vitest run --project lessons --maxWorkers=${workers}; ${summary}; includes the global setup's boot`);
-			for (const part of PARTS) {
+			const parts = [...new Set(results.flatMap((r) => [...r.partMs.keys()]))].sort((a, b) => (a === SELF_TESTS ? 1 : b === SELF_TESTS ? -1 : a.localeCompare(b, 'en', { numeric: true })));
+			for (const part of parts) {
 				rec.record(
 					GROUP,
-					`${part.name}, ${w}`,
+					`${part}, ${w}`,
 					's',
-					results.map((r) => (r.partMs.get(part.name) ?? 0) / 1000),
+					results.map((r) => (r.partMs.get(part) ?? 0) / 1000),
 					`the sum of its test files' times (setup, import, tests, hooks)${workers === 1 ? ': one after another' : ': they overlap'}`,
 				);
 			}
