@@ -27,7 +27,7 @@ declare module 'vitest' {
 export default async function setup(project: TestProject): Promise<() => void> {
 	const kernel = guestKernel();
 	const initramfs = buildInitramfs(kernel);
-	const base = { vmlinux: kernel.vmlinux, initramfs, kernelVersion: kernel.version, kernelBuildDir: kernel.buildDir };
+	const base = { vmlinux: kernel.vmlinux, bzImage: kernel.bzImage, initramfs, kernelVersion: kernel.version, kernelBuildDir: kernel.buildDir };
 	const image: GuestImage = { ...base, accel: await chooseAccel(base) };
 	const dir = mkdtempSync(path.join(os.tmpdir(), 'lab-run-'));
 	const snapshot = path.join(dir, 'default.state');

@@ -67,6 +67,17 @@ describe('the guest agent', () => {
 			expect(big.stdout.length).toBe(1 << 20);
 		}));
 
+	test('an upload to a FIFO waits for its reader without blocking other commands', () =>
+		withGuest(async (g) => {
+			await g.run('mkfifo /tmp/fifo');
+			const upload = g.put('/tmp/fifo', 'through the fifo\n');
+			await sleep(300);
+			expect((await g.run('echo still served')).stdout, 'the agent serves commands while the upload waits').toBe('still served\n');
+			const reader = await g.run('cat /tmp/fifo');
+			await upload;
+			expect(reader.stdout).toBe('through the fifo\n');
+		}));
+
 	test('runs a command as a normal user', () =>
 		withGuest(async (g) => {
 			expect((await g.run('id -u; id -g', { uid: 1000 })).stdout).toBe('1000\n1000\n');
@@ -97,6 +108,20 @@ describe('time limits and crashes', () => {
 			expect(g).toHavePanicked(/sysrq triggered crash/);
 			await expect(g.run('true')).rejects.toThrow(GuestDied);
 		}));
+});
+
+describe('kernel address layout', () => {
+	const textAddress = async (g: LabGuest) => (await g.run("grep ' _text$' /proc/kallsyms")).stdout.split(' ')[0];
+
+	test('the vmlinux boot runs at the link address; a KASLR boot (compressed kernel) does not', async () => {
+		await withGuest(async (g) => expect(await textAddress(g)).toBe('ffffffff81000000'));
+		const randomized = await LabGuest.start({ ...image, vmlinux: image.bzImage! });
+		try {
+			expect(await textAddress(randomized)).not.toBe('ffffffff81000000');
+		} finally {
+			await randomized.close();
+		}
+	});
 });
 
 describe('lifetime', () => {

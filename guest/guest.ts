@@ -15,6 +15,11 @@ export interface GuestImage {
 	vmlinux: string;
 	initramfs: string;
 	accel: Accel;
+	/**
+	 * The compressed kernel, for a boot with KASLR: the uncompressed vmlinux enters through PVH,
+	 * past the decompressor that randomizes the kernel's address, so it always runs unrandomized.
+	 */
+	bzImage?: string;
 	/** The kernel's release (uname -r) and its Kbuild tree, for building modules. */
 	kernelVersion: string;
 	kernelBuildDir: string;
@@ -414,8 +419,20 @@ export class Guest {
 	/** Write a file into the guest (where commands see it). */
 	async put(guestPath: string, data: Buffer | string, mode = 0o644): Promise<void> {
 		const body = typeof data === 'string' ? Buffer.from(data) : data;
-		const { promise } = this.send('PUT', [mode.toString(8), Buffer.from(guestPath).toString('base64'), body.toString('base64')]);
-		await this.within(promise, scaledMs(this.accel, 60_000), `upload of ${guestPath}`);
+		const limit = scaledMs(this.accel, 60_000);
+		const deadline = performance.now() + limit;
+		for (;;) {
+			const { promise } = this.send('PUT', [mode.toString(8), Buffer.from(guestPath).toString('base64'), body.toString('base64')]);
+			try {
+				await this.within(promise, limit, `upload of ${guestPath}`);
+				return;
+			} catch (e) {
+				// a FIFO nobody reads yet: the agent refuses rather than block; try again shortly
+				const noReader = e instanceof GuestError && e.message.includes('No such device or address');
+				if (!noReader || performance.now() > deadline) throw e;
+				await sleep(20);
+			}
+		}
 	}
 
 	/** Copy a host file into the guest, keeping its executable bit. */

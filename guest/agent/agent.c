@@ -197,7 +197,13 @@ static void do_put(const char *id, char *args)
 	}
 	n = data_b ? b64_decode(data_b, data) : 0;
 	mkdirs(path);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, (mode_t)strtol(mode_s, NULL, 8));
+	/*
+	 * O_NONBLOCK: a FIFO without a reader fails with ENXIO instead of blocking the agent, and
+	 * so every later command, for good. Writes block again once the file is open.
+	 */
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK, (mode_t)strtol(mode_s, NULL, 8));
+	if (fd >= 0)
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	if (fd < 0) {
 		say("ERR %s open-%s:%s\n", id, path, strerror(errno));
 		goto out;

@@ -16,7 +16,7 @@ lesson(
 		files: [moduleFile('locate.c')],
 	},
 	async ({ vm }) => {
-		const guest = await vm.guest();
+		const guest = await vm.guest({ kaslr: true }); // a random address every boot: nothing to hard-code
 		// install=0: only find the heads and report them; nothing is written
 		await loadExecgate(guest, 'install=0');
 		const log = await moduleLog(guest);
