@@ -5,7 +5,7 @@ import path from 'node:path';
 import { type Built, buildModule, buildProgram, type ProgramOptions } from './build.js';
 import { type EventKind, type KernelEvent, consoleExcerpt, describeEvents } from './console.js';
 import { Guest, GuestError, type RunOptions, type RunResult, type Running, scaledMs, sleep } from './guest.js';
-import { sourceRoot } from './paths.js';
+import { repoRoot, sourceRoot } from './paths.js';
 
 /** Where uploads land in the guest. */
 export const GUEST_WORKDIR = '/tmp/lab';
@@ -56,6 +56,63 @@ export class LabGuest extends Guest {
 		const guestPath = `${GUEST_WORKDIR}/${path.basename(build.file)}`;
 		await this.upload(build.file, guestPath);
 		return { build, path: guestPath };
+	}
+
+	/**
+	 * Build one of the specs' own helper programs, fixtures/<dir> (static by default), from the
+	 * repository itself: they are not student work, so LAB_SOURCE_ROOT does not swap them.
+	 * Returns its path in the guest.
+	 */
+	async prepareFixtureProgram(dir: string, guestPath = `${GUEST_WORKDIR}/${path.basename(dir)}`, options: ProgramOptions = { static: true }): Promise<string> {
+		const build = await buildProgram(path.join(repoRoot, 'fixtures', dir), options);
+		if (build.warnings.length) throw new Error(`fixtures/${dir} must build without warnings:\n${build.warnings.join('\n')}`);
+		await this.upload(build.file, guestPath);
+		return guestPath;
+	}
+
+	/**
+	 * Start a long-running program and wait until its output matches `ready`. It runs until the
+	 * test ends (no time limit); if it ends before it is ready, that fails with its output.
+	 */
+	async startDaemon(command: string, ready: RegExp, what: string, tcgMs = 30_000): Promise<Running & { pidNumber: number }> {
+		// exec: the command's pid is the program's, so kill() reaches the program itself
+		const running = this.spawn(`exec ${command}`, { timeoutMs: Infinity });
+		let ended: string | undefined;
+		running.result.then(
+			(r) => (ended = `exit ${r.status}`),
+			(e: Error) => (ended = e.message),
+		);
+		await this.waitUntil(what, async () => {
+			if (ready.test(running.output())) return true;
+			if (ended) throw new GuestError(`${command} ended (${ended}) before ${what}:\n${running.output()}`, this.events(), this.console);
+			return undefined;
+		}, tcgMs);
+		return { ...running, pidNumber: await running.pid };
+	}
+
+	/** Write a sysctl (e.g. "kernel/panic_on_oops" or "kernel.panic_on_oops"). */
+	async sysctl(name: string, value: string | number): Promise<void> {
+		const file = `/proc/sys/${name.replace(/\./g, '/')}`;
+		const r = await this.run(`echo ${value} > ${file}`);
+		if (r.status !== 0) throw new Error(`could not set ${file} to ${value}: ${r.output}`);
+	}
+
+	/** A module's state in /proc/modules ("Live", "Loading", "Unloading"), or undefined if absent. */
+	async moduleState(name: string): Promise<string | undefined> {
+		const r = await this.run('cat /proc/modules');
+		return r.stdout
+			.split('\n')
+			.find((l) => l.split(' ')[0] === name)
+			?.split(' ')[4];
+	}
+
+	/** The lines a module printed through pr_fmt ("name: ...") in the kernel log, prefix removed. */
+	async moduleLog(name: string): Promise<string[]> {
+		const prefix = `${name}: `;
+		return (await this.dmesg())
+			.split('\n')
+			.filter((l) => l.startsWith(prefix))
+			.map((l) => l.slice(prefix.length));
 	}
 
 	/** The kernel log as the guest sees it (dmesg), timestamps removed. */

@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import { lesson } from '../../guest/lesson.js';
-import { describeStatus, expectNoWarnings, expectSystemFine, printed, showUserFaultsOnConsole, startBystanders } from './support.js';
+import { describeStatus, expectNoWarnings, expectSystemFine, printed, startBystanders } from './support.js';
 
 lesson(
 	{
@@ -14,7 +14,6 @@ lesson(
 	},
 	async ({ vm }) => {
 		const guest = await vm.guest();
-		await showUserFaultsOnConsole(guest);
 		const program = await guest.prepareProgram('divzero', { static: true });
 		expectNoWarnings(program.build, 'divzero');
 		const bystanders = await startBystanders(guest);

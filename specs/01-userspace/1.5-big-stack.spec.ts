@@ -7,7 +7,6 @@ import {
 	prepareFixture,
 	printed,
 	runWithPeakRss,
-	showUserFaultsOnConsole,
 	startBystanders,
 } from './support.js';
 
@@ -23,7 +22,6 @@ lesson(
 	},
 	async ({ vm }) => {
 		const guest = await vm.guest();
-		await showUserFaultsOnConsole(guest);
 		const program = await guest.prepareProgram('bigstack', { static: true });
 		expectNoWarnings(program.build, 'bigstack');
 		const peakrss = await prepareFixture(guest, 'peakrss');

@@ -1,32 +1,17 @@
 // Helpers shared by the chapter 1 specs: the helper programs under fixtures/userspace (not
 // student work), bystander processes, and the proof that "only the process died".
-import path from 'node:path';
 import { expect } from 'vitest';
-import { buildProgram, type Built } from '../../guest/build.js';
-import { GUEST_WORKDIR, type LabGuest } from '../../guest/lab-guest.js';
-import { sourceRoot } from '../../guest/paths.js';
+import type { Built } from '../../guest/build.js';
+import type { LabGuest } from '../../guest/lab-guest.js';
 
 /** Build fixtures/userspace/<name> statically and upload it; returns its path in the guest. */
-export async function prepareFixture(guest: LabGuest, name: string): Promise<string> {
-	const build = await buildProgram(path.join(sourceRoot, 'fixtures', 'userspace', name), { static: true });
-	const guestPath = `${GUEST_WORKDIR}/${name}`;
-	await guest.upload(build.file, guestPath);
-	return guestPath;
+export function prepareFixture(guest: LabGuest, name: string): Promise<string> {
+	return guest.prepareFixtureProgram(`userspace/${name}`);
 }
 
 /** The student's program must build without a single warning from gcc -Wall -Wextra. */
 export function expectNoWarnings(build: Built, dir: string): void {
 	expect(build.warnings, `userspace/${dir} should build without warnings under gcc -Wall -Wextra`).toEqual([]);
-}
-
-/**
- * User-space fault lines ("segfault at", "traps:") are printed at KERN_INFO, below the console
- * level the guest's init sets (5), so they reach dmesg but not the captured console. Raise the
- * console level so the console classifier sees them and a failure shows them as evidence.
- */
-export async function showUserFaultsOnConsole(guest: LabGuest): Promise<void> {
-	const r = await guest.run('echo 7 > /proc/sys/kernel/printk');
-	expect(r.status, `could not raise the console log level: ${r.output}`).toBe(0);
 }
 
 export interface Bystander {

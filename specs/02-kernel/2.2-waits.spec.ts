@@ -5,7 +5,7 @@
 import { expect } from 'vitest';
 import { CommandTimeout, sleep } from '../../guest/guest.js';
 import { lesson } from '../../guest/lesson.js';
-import { moduleLog, moduleState, pendingSignals, recordConsole, rejection, signalBit, sysctl, waitForInitToBlock, waitForInitToRun } from './support.js';
+import { pendingSignals, recordConsole, rejection, signalBit, waitForInitToBlock, waitForInitToRun } from './support.js';
 
 const files = ['kernel/waits/waits.c'];
 const SIGKILL = 9;
@@ -35,12 +35,12 @@ lesson(
 		const pending = await pendingSignals(guest, pid);
 		expect(pending, 'insmod should still exist').toBeDefined();
 		expect(((pending!.thread | pending!.shared) & signalBit(SIGKILL)) !== 0n, 'SIGKILL should stay pending (SigPnd/ShdPnd in /proc/PID/status)').toBe(true);
-		expect(await moduleState(guest, 'waits'), 'the module never finishes loading').toBe('Loading');
+		expect(await guest.moduleState('waits'), 'the module never finishes loading').toBe('Loading');
 		const rmmod = await guest.rmmod('waits');
 		expect(rmmod.status, 'rmmod of a module whose init never returned should fail').not.toBe(0);
 
 		// hung_task_timeout_secs is 120 by default; 2 s makes khungtaskd look (and report) soon
-		await sysctl(guest, 'kernel/hung_task_timeout_secs', 2);
+		await guest.sysctl('kernel/hung_task_timeout_secs', 2);
 		const report = await guest.waitForEvent('hung-task', (e) => e.pid === pid, 20_000);
 		expect(report.task).toBe('insmod');
 		recordConsole(guest, 'hung-task');
@@ -70,8 +70,8 @@ lesson(
 		load.kill(SIGKILL);
 		const r = await load.result;
 		expect(r.status, `insmod should die of SIGKILL (128 + 9); it said: ${r.output}`).toBe(137);
-		expect(await moduleLog(guest, 'waits')).toContain('mutex_lock_killable() returned -4');
-		expect(await moduleState(guest, 'waits'), 'a module whose init failed is removed').toBeUndefined();
+		expect(await guest.moduleLog('waits')).toContain('mutex_lock_killable() returned -4');
+		expect(await guest.moduleState('waits'), 'a module whose init failed is removed').toBeUndefined();
 		expect(guest).not.toHaveKernelEvent('oops');
 	},
 );
@@ -92,7 +92,7 @@ lesson(
 	async ({ vm }) => {
 		const guest = await vm.guest();
 		// the soft-lockup threshold is twice watchdog_thresh (default 10 s): 1 makes it 2 s
-		await sysctl(guest, 'kernel/watchdog_thresh', 1);
+		await guest.sysctl('kernel/watchdog_thresh', 1);
 		const load = await guest.startInsmod('waits', 'mode=spin seconds=60');
 		const pid = await load.pid;
 		const first = await Promise.race([
@@ -136,7 +136,7 @@ lesson(
 		expect(state, `insmod should still be running its init one second after SIGKILL, but ${state === undefined ? 'it has exited' : `its state is ${state}`}`).toBe('R');
 		const late = await yielding.result;
 		expect(late.status, 'insmod dies of SIGKILL, but only after init returned').toBe(137);
-		expect(await moduleState(guest, 'waits'), 'init returned 0, so the module is loaded anyway').toBe('Live');
+		expect(await guest.moduleState('waits'), 'init returned 0, so the module is loaded anyway').toBe('Live');
 		expect((await guest.rmmod('waits')).status).toBe(0);
 
 		// fatal_signal_pending(): the loop ends as soon as SIGKILL arrives
@@ -147,7 +147,7 @@ lesson(
 		const r = await killable.result;
 		expect(r.status, `insmod should die of SIGKILL; it said: ${r.output}`).toBe(137);
 		expect(performance.now() - killedAt, 'milliseconds from SIGKILL to the end of insmod').toBeLessThan(guest.ms(5000));
-		expect(await moduleLog(guest, 'waits')).toContain('fatal signal pending: stopping the loop');
-		expect(await moduleState(guest, 'waits'), 'init returned -EINTR, so the module is gone').toBeUndefined();
+		expect(await guest.moduleLog('waits')).toContain('fatal signal pending: stopping the loop');
+		expect(await guest.moduleState('waits'), 'init returned -EINTR, so the module is gone').toBeUndefined();
 	},
 );

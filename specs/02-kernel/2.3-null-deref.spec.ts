@@ -6,7 +6,7 @@
 import { expect } from 'vitest';
 import { GuestDied, sleep } from '../../guest/guest.js';
 import { lesson } from '../../guest/lesson.js';
-import { moduleLog, moduleState, recordConsole, rejection, sysctl } from './support.js';
+import { recordConsole, rejection } from './support.js';
 
 const files = ['kernel/nullderef/nullderef.c'];
 const hint = {
@@ -30,10 +30,10 @@ lesson(
 		const good = await guest.insmod('nullderef', 'allocate=1');
 		expect(good.module.build.warnings, 'the module should build without warnings').toEqual([]);
 		expect(good.status, `insmod nullderef allocate=1 should succeed: ${good.output}`).toBe(0);
-		expect(await moduleLog(guest, 'nullderef'), "the module's kernel log lines with allocate=1").toContain('hits: 1');
+		expect(await guest.moduleLog('nullderef'), "the module's kernel log lines with allocate=1").toContain('hits: 1');
 		expect((await guest.rmmod('nullderef')).status).toBe(0);
 
-		await sysctl(guest, 'kernel/panic_on_oops', 0);
+		await guest.sysctl('kernel/panic_on_oops', 0);
 		const bad = await guest.insmod('nullderef');
 		expect(bad.status, 'insmod should be killed by the oops (SIGKILL: 128 + 9)').toBe(137);
 		const oops = await guest.waitForEvent('oops', (e) => e.function !== undefined);
@@ -44,7 +44,7 @@ lesson(
 		// the system survived...
 		expect((await guest.run('echo alive')).stdout).toBe('alive\n');
 		// ...but the module is stuck half loaded, and not even a fixed load can replace it
-		expect(await moduleState(guest, 'nullderef'), 'the module whose init oopsed').toBe('Loading');
+		expect(await guest.moduleState('nullderef'), 'the module whose init oopsed').toBe('Loading');
 		const retry = await guest.startInsmod('nullderef', 'allocate=1');
 		await sleep(guest.ms(1000));
 		expect(await guest.procState(await retry.pid), 'a second insmod waits for the first to finish loading, for ever').toBe('S');
@@ -67,7 +67,7 @@ lesson(
 	},
 	async ({ vm }) => {
 		const guest = await vm.guest();
-		await sysctl(guest, 'kernel/panic_on_oops', 1);
+		await guest.sysctl('kernel/panic_on_oops', 1);
 		const load = await guest.startInsmod('nullderef');
 		await rejection(load.result, GuestDied, 'insmod nullderef with panic_on_oops=1');
 		expect(guest).toHaveOopsed({ title: 'BUG: kernel NULL pointer dereference', function: 'nullderef_init', module: 'nullderef' });

@@ -5,7 +5,7 @@
 import { expect } from 'vitest';
 import { GuestDied } from '../../guest/guest.js';
 import { lesson } from '../../guest/lesson.js';
-import { moduleLog, moduleState, recordConsole, rejection, sysctl } from './support.js';
+import { recordConsole, rejection } from './support.js';
 
 const files = ['kernel/divzero/divzero.c'];
 const hint = {
@@ -28,10 +28,10 @@ lesson(
 		const good = await guest.insmod('divzero', 'divisor=4');
 		expect(good.module.build.warnings, 'the module should build without warnings').toEqual([]);
 		expect(good.status, `insmod divzero divisor=4 should succeed: ${good.output}`).toBe(0);
-		expect(await moduleLog(guest, 'divzero'), "the module's kernel log lines with divisor=4").toContain('100 / 4 = 25');
+		expect(await guest.moduleLog('divzero'), "the module's kernel log lines with divisor=4").toContain('100 / 4 = 25');
 		expect((await guest.rmmod('divzero')).status).toBe(0);
 
-		await sysctl(guest, 'kernel/panic_on_oops', 0);
+		await guest.sysctl('kernel/panic_on_oops', 0);
 		const bad = await guest.insmod('divzero');
 		expect(bad.status, 'insmod should die in the oops (SIGSEGV: 128 + 11)').toBe(139);
 		const oops = await guest.waitForEvent('oops', (e) => e.function !== undefined);
@@ -40,7 +40,7 @@ lesson(
 		expect(oops.module).toBe('divzero');
 
 		expect((await guest.run('echo alive')).stdout).toBe('alive\n');
-		expect(await moduleState(guest, 'divzero'), 'the module whose init oopsed').toBe('Loading');
+		expect(await guest.moduleState('divzero'), 'the module whose init oopsed').toBe('Loading');
 		expect(guest).not.toHaveKernelEvent('panic');
 		recordConsole(guest, 'divide-error-oops');
 	},
@@ -58,7 +58,7 @@ lesson(
 	},
 	async ({ vm }) => {
 		const guest = await vm.guest();
-		await sysctl(guest, 'kernel/panic_on_oops', 1);
+		await guest.sysctl('kernel/panic_on_oops', 1);
 		const load = await guest.startInsmod('divzero');
 		await rejection(load.result, GuestDied, 'insmod divzero with panic_on_oops=1');
 		expect(guest).toHaveOopsed({ title: 'divide error', function: 'divzero_init', module: 'divzero' });

@@ -11,7 +11,7 @@ import { expect } from 'vitest';
 import { GuestDied } from '../../guest/guest.js';
 import { lesson } from '../../guest/lesson.js';
 import { consoleLines } from '../../guest/console.js';
-import { moduleLog, recordConsole, rejection, sysctl } from './support.js';
+import { recordConsole, rejection } from './support.js';
 
 const files = ['kernel/bigstack/bigstack.c'];
 const hint = {
@@ -43,7 +43,7 @@ lesson(
 		for (const kb of [4, 8, 12]) {
 			const r = await guest.run(`exec insmod ${module.path} kb=${kb}`);
 			expect(r.status, `insmod bigstack kb=${kb} should succeed: ${r.output}`).toBe(0);
-			const line = (await moduleLog(guest, 'bigstack')).map((l) => new RegExp(`^${kb} KB array: (\\d+) bytes of the 16384-byte stack left below it$`).exec(l)).find(Boolean);
+			const line = (await guest.moduleLog('bigstack')).map((l) => new RegExp(`^${kb} KB array: (\\d+) bytes of the 16384-byte stack left below it$`).exec(l)).find(Boolean);
 			expect(line, `the module should report how much stack is left below the ${kb} KB array`).toBeTruthy();
 			left.push(Number(line![1]));
 			expect((await guest.rmmod('bigstack')).status).toBe(0);
@@ -70,7 +70,7 @@ lesson(
 	},
 	async ({ vm }) => {
 		const guest = await vm.guest();
-		await sysctl(guest, 'kernel/panic_on_oops', 0);
+		await guest.sysctl('kernel/panic_on_oops', 0);
 		const load = await guest.startInsmod('bigstack', 'kb=16');
 		await rejection(load.result, GuestDied, 'insmod bigstack kb=16');
 		// no stack is left to handle the fault on: the double-fault handler reports and panics
@@ -92,7 +92,7 @@ lesson(
 	},
 	async ({ vm }) => {
 		const guest = await vm.guest();
-		await sysctl(guest, 'kernel/panic_on_oops', 0);
+		await guest.sysctl('kernel/panic_on_oops', 0);
 		const load = await guest.startInsmod('bigstack', 'kb=64');
 		const r = await load.result;
 		expect(r.status, 'insmod should be killed by the oops (SIGKILL: 128 + 9)').toBe(137);
@@ -100,7 +100,7 @@ lesson(
 		expect(oops.title, 'not the guard page this time: an ordinary page fault somewhere else').toBe('BUG: unable to handle page fault');
 		expect(oops.function).toBe('array_64k');
 
-		const stackLine = (await moduleLog(guest, 'bigstack')).map((l) => /stack ([0-9a-f]{16})-([0-9a-f]{16})/.exec(l)).find(Boolean);
+		const stackLine = (await guest.moduleLog('bigstack')).map((l) => /stack ([0-9a-f]{16})-([0-9a-f]{16})/.exec(l)).find(Boolean);
 		expect(stackLine, 'the module should print its stack range').toBeTruthy();
 		const stackBottom = BigInt(`0x${stackLine![1]}`);
 		const guardPage = stackBottom - 4096n;
@@ -112,7 +112,7 @@ lesson(
 		expect(faultAddress < guardPage, `the fault (${hex(faultAddress)}) is not on the stack's guard page (${hex(guardPage)})`).toBe(true);
 
 		// whose memory was it? with kptr_restrict=1 root reads real addresses in /proc/vmallocinfo
-		await sysctl(guest, 'kernel/kptr_restrict', 1);
+		await guest.sysctl('kernel/kptr_restrict', 1);
 		const areas = (await guest.run('cat /proc/vmallocinfo')).stdout
 			.split('\n')
 			.map((l) => /^0x([0-9a-f]+)-0x([0-9a-f]+)\s+\d+ (\S+)/.exec(l))

@@ -7,7 +7,7 @@
 // The module reports each attempt as a TAP line in the kernel log; the spec reads those results.
 import { expect } from 'vitest';
 import { lesson } from '../../guest/lesson.js';
-import { moduleLog, parseTap, recordConsole } from './support.js';
+import { parseTap, recordConsole } from './support.js';
 
 const expected: [string, boolean][] = [
 	['kmalloc 1 MB', true],
@@ -38,7 +38,7 @@ lesson(
 		expect(load.module.build.warnings, 'the module should build without warnings').toEqual([]);
 		expect(load.status, `insmod contig should succeed: ${load.output}`).toBe(0);
 
-		const report = parseTap((await moduleLog(guest, 'contig')).join('\n'));
+		const report = parseTap((await guest.moduleLog('contig')).join('\n'));
 		expect(report.planned, 'the module plans 7 attempts').toBe(expected.length);
 		const results = Object.fromEntries(report.points.map((p) => [p.name, p.ok]));
 		expect(results, 'which allocations succeeded (true) and which failed (false)').toEqual(Object.fromEntries(expected));

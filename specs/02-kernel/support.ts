@@ -1,30 +1,11 @@
-// Helpers the chapter 2 specs share: kernel knobs, /proc readings and recorded consoles.
-// They sit on top of the harness (guest/) and would move there if other chapters need them.
+// Helpers the chapter 2 specs share: pending signals, TAP from modules, waits on insmod and
+// recorded consoles. General ones (sysctl, moduleState, moduleLog) are LabGuest's.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Parser } from 'tap-parser';
 import { expect } from 'vitest';
 import type { LabGuest } from '../../guest/lab-guest.js';
 import { repoRoot } from '../../guest/paths.js';
-
-/** Write a sysctl through /proc/sys (e.g. "kernel/panic_on_oops") and fail loudly if it is refused. */
-export async function sysctl(guest: LabGuest, name: string, value: string | number): Promise<void> {
-	const file = `/proc/sys/${name.replace(/\./g, '/')}`;
-	const r = await guest.run(`echo ${value} > ${file}`);
-	expect(r.status, `could not set ${file} to ${value}: ${r.output}`).toBe(0);
-}
-
-/** Let every printk level reach the console, so a frozen or dead guest still shows pr_info lines. */
-export function consoleShowsEverything(guest: LabGuest): Promise<void> {
-	return sysctl(guest, 'kernel/printk', 8);
-}
-
-/** The state /proc/modules gives a module ("Live", "Loading", "Unloading"), or undefined if absent. */
-export async function moduleState(guest: LabGuest, name: string): Promise<string | undefined> {
-	const r = await guest.run('cat /proc/modules');
-	const line = r.stdout.split('\n').find((l) => l.split(' ')[0] === name);
-	return line?.split(' ')[4];
-}
 
 /** Signals pending for a process, from /proc/PID/status: the thread's own and the shared set. */
 export async function pendingSignals(guest: LabGuest, pid: number): Promise<{ thread: bigint; shared: bigint } | undefined> {
@@ -38,15 +19,6 @@ export async function pendingSignals(guest: LabGuest, pid: number): Promise<{ th
 
 /** Bit of a signal in a /proc/PID/status mask (signal 9 is 0x100). */
 export const signalBit = (signal: number) => 1n << BigInt(signal - 1);
-
-/** The lines a module printed with pr_fmt ("name: ...") in the kernel log, without the prefix. */
-export async function moduleLog(guest: LabGuest, name: string): Promise<string[]> {
-	const prefix = `${name}: `;
-	return (await guest.dmesg())
-		.split('\n')
-		.filter((l) => l.startsWith(prefix))
-		.map((l) => l.slice(prefix.length));
-}
 
 /** Wait for a promise that must reject with an error of this class; returns the error. */
 export async function rejection<E extends Error>(promise: Promise<unknown>, kind: abstract new (...args: never[]) => E, what: string): Promise<E> {
@@ -105,10 +77,10 @@ async function whileInsmodRuns(guest: LabGuest, what: string, result: Promise<Fi
 /** Wait until insmod sleeps (D state) inside the init of `module` (module Loading). */
 export function waitForInitToBlock(guest: LabGuest, module: string, result: Promise<Finished>, pid: number): Promise<void> {
 	return whileInsmodRuns(guest, `insmod to block in ${module}'s init (D state, module Loading)`, result, async () =>
-		(await guest.procState(pid)) === 'D' && (await moduleState(guest, module)) === 'Loading');
+		(await guest.procState(pid)) === 'D' && (await guest.moduleState(module)) === 'Loading');
 }
 
 /** Wait until the init of `module` is running (module Loading). */
 export function waitForInitToRun(guest: LabGuest, module: string, result: Promise<Finished>): Promise<void> {
-	return whileInsmodRuns(guest, `${module}'s init to be running (module Loading)`, result, async () => (await moduleState(guest, module)) === 'Loading');
+	return whileInsmodRuns(guest, `${module}'s init to be running (module Loading)`, result, async () => (await guest.moduleState(module)) === 'Loading');
 }

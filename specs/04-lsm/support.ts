@@ -1,14 +1,11 @@
 // Shared by the chapter 4 specs: loading execgate, the specs' own relay (devrelay), reading the
 // module's log lines, and the query line of /dev/execgate.
-import { createHash } from 'node:crypto';
-import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { build } from 'esbuild';
 import { expect } from 'vitest';
-import { BuildError, buildProgram } from '../../guest/build.js';
+import { bundleForGuest } from '../../guest/bundle.js';
 import type { Running } from '../../guest/guest.js';
-import { GUEST_WORKDIR, type LabGuest, type LoadedModule } from '../../guest/lab-guest.js';
-import { cachePath, repoRoot, sourceRoot } from '../../guest/paths.js';
+import type { LabGuest, LoadedModule } from '../../guest/lab-guest.js';
+import { sourceRoot } from '../../guest/paths.js';
 
 export const MODULE = 'execgate';
 export const DEVICE = '/dev/execgate';
@@ -27,12 +24,7 @@ export async function loadExecgate(guest: LabGuest, params = ''): Promise<Loaded
 
 /** The module's own lines in the kernel log, without the "execgate: " prefix. */
 export async function moduleLog(guest: LabGuest): Promise<string> {
-	const prefix = `${MODULE}: `;
-	return (await guest.dmesg())
-		.split('\n')
-		.filter((l) => l.startsWith(prefix))
-		.map((l) => l.slice(prefix.length))
-		.join('\n');
+	return (await guest.moduleLog(MODULE)).join('\n');
 }
 
 /** Set a writable module parameter (the policy ones are 0644). */
@@ -41,15 +33,9 @@ export async function setParam(guest: LabGuest, name: string, value: string | nu
 	expect(r.status, `setting ${name}=${value}: ${r.output}`).toBe(0);
 }
 
-/**
- * Build one of the specs' own programs (fixtures/lsm/<name>, static, from the repository even
- * when LAB_SOURCE_ROOT points at starters) and upload it; returns its guest path.
- */
-export async function prepareFixture(guest: LabGuest, name: 'devrelay' | 'hello-exec', guestPath = `${GUEST_WORKDIR}/${name}`): Promise<string> {
-	const built = await buildProgram(path.join(repoRoot, 'fixtures', 'lsm', name), { static: true });
-	expect(built.warnings, `fixtures/lsm/${name} builds without warnings`).toEqual([]);
-	await guest.upload(built.file, guestPath);
-	return guestPath;
+/** Build one of the specs' own programs (fixtures/lsm/<name>) and upload it; returns its guest path. */
+export function prepareFixture(guest: LabGuest, name: 'devrelay' | 'hello-exec', guestPath?: string): Promise<string> {
+	return guest.prepareFixtureProgram(`lsm/${name}`, guestPath);
 }
 
 /** One query line of /dev/execgate, parsed strictly: "Q <serial> <pid> <fd> <hex path|->". */
@@ -90,58 +76,19 @@ export async function waitForOutput(guest: LabGuest, what: string, output: () =>
 	return guest.waitUntil(what, async () => pattern.exec(output()) ?? undefined, tcgMs);
 }
 
-/**
- * Start a long-running program (`exec` keeps its pid the command's) and wait until its output
- * matches `ready`; fails with its output if it ends first.
- */
-export async function startDaemon(guest: LabGuest, command: string, ready: RegExp, what: string, tcgMs = 30_000): Promise<Running & { pidNumber: number }> {
-	const running = guest.spawn(`exec ${command}`, { timeoutMs: Number.POSITIVE_INFINITY });
-	let exited: string | undefined;
-	running.result.then(
-		(r) => (exited = `exit ${r.status}`),
-		(e: Error) => (exited = e.message),
-	);
-	await guest.waitUntil(what, async () => {
-		if (ready.test(running.output())) return true;
-		// the program's own failure: an assertion, so a starter fails for the lesson's reason
-		if (exited) expect.fail(`${command} ended (${exited}) before ${what}:\n${running.output()}`);
-		return undefined;
-	}, tcgMs);
-	return { ...running, pidNumber: await running.pid };
-}
+/** The harness's guest.startDaemon, for callers that pass the guest. */
+export const startDaemon = (guest: LabGuest, command: string, ready: RegExp, what: string, tcgMs?: number) => guest.startDaemon(command, ready, what, tcgMs);
 
 /** Start `devrelay serve` (already uploaded) with these rules and wait until it has the device. */
 export function startDevrelay(guest: LabGuest, relay: string, rules: string): Promise<Running & { pidNumber: number }> {
-	return startDaemon(guest, `${relay} serve ${rules}`, /^ready$/m, `devrelay serve ${rules} to open ${DEVICE}`);
+	return guest.startDaemon(`${relay} serve ${rules}`, /^ready$/m, `devrelay serve ${rules} to open ${DEVICE}`);
 }
 
 /** The queries in a relay's output whose decoded path is exactly `path`. */
 export const queriesFor = (output: string, path: string | Buffer) => queriesIn(output).filter((q) => q.path?.equals(Buffer.from(path)));
 
-/**
- * Bundle the relay (clamav/relay.ts under the source root, with the chapter 3 client) into one
- * ES module for node 20, named by its content: the guest reads it over 9p with cache=loose, so a
- * changed relay must get a new name, never a rewrite in place. Returns the host path, which is
- * also its path in a guest that mounts the host root.
- */
-export async function bundleRelay(): Promise<string> {
-	const entry = path.join(sourceRoot, 'clamav', 'relay.ts');
-	let result: Awaited<ReturnType<typeof build>>;
-	try {
-		result = await build({ entryPoints: [entry], bundle: true, platform: 'node', format: 'esm', target: 'node20', write: false, logLevel: 'silent' });
-	} catch (e) {
-		const errors = (e as { errors?: { text: string; location?: { file: string; line: number } | null }[] }).errors ?? [];
-		throw new BuildError('clamav/relay.ts', errors.map((m) => `${m.location ? `${m.location.file}:${m.location.line}: ` : ''}${m.text}`).join('\n') || (e as Error).message);
-	}
-	const code = result.outputFiles![0]!.contents;
-	const file = cachePath('relay', `relay-${createHash('sha256').update(code).digest('hex').slice(0, 16)}.mjs`);
-	if (!existsSync(file)) {
-		const scratch = `${file}.${process.pid}`;
-		writeFileSync(scratch, code);
-		renameSync(scratch, file);
-	}
-	return file;
-}
+/** The student's relay (clamav/relay.ts under the source root) bundled for the guest's node. */
+export const bundleRelay = () => bundleForGuest(path.join(sourceRoot, 'clamav', 'relay.ts'));
 
 /** One "decision ..." line of the relay's log. */
 export interface RelayDecision {
@@ -194,7 +141,7 @@ export interface StartedRelay extends Running {
 export async function startRelay(guest: LabGuest, args: string): Promise<StartedRelay> {
 	const bundle = await bundleRelay();
 	// node's first start in a TCG guest translates a lot of code: give it time
-	const running = await startDaemon(guest, `node ${bundle} ${args}`, /^relay: ready /m, `the relay (node ${path.basename(bundle)} ${args}) to open ${DEVICE}`, 60_000);
+	const running = await guest.startDaemon(`node ${bundle} ${args}`, /^relay: ready /m, `the relay (node ${path.basename(bundle)} ${args}) to open ${DEVICE}`, 60_000);
 	return { ...running, bundle };
 }
 
