@@ -41,14 +41,23 @@ const loadSampler = setInterval(() => loadDuring.push(os.loadavg()[0]!), 15_000)
 loadSampler.unref();
 
 const rec = new Recorder();
+const groupMinutes: Partial<Record<Group, number>> = {};
 const { image, bzImage } = await benchImage();
 const dir = mkdtempSync(path.join(os.tmpdir(), 'lab-bench-'));
 try {
 	const snapshot = await saveSnapshot(image, dir);
-	if (groups.includes('guest')) await guestFigures(rec, image, bzImage, snapshot, runs);
-	if (groups.includes('suite')) await suiteFigures(rec, suiteRunCount);
-	if (groups.includes('exec')) await execFigures(rec, image, snapshot, runs);
-	if (groups.includes('clamd')) await clamdFigures(rec, runs);
+	const measureGroup: Record<Group, () => Promise<void>> = {
+		guest: () => guestFigures(rec, image, bzImage, snapshot, runs),
+		suite: () => suiteFigures(rec, suiteRunCount),
+		exec: () => execFigures(rec, image, snapshot, runs),
+		clamd: () => clamdFigures(rec, runs),
+	};
+	for (const group of groups) {
+		const t0 = performance.now();
+		await measureGroup[group]();
+		groupMinutes[group] = Number(((performance.now() - t0) / 60_000).toFixed(1));
+		progress(`bench: group ${group} took ${groupMinutes[group]} minutes`);
+	}
 } finally {
 	rmSync(dir, { recursive: true, force: true });
 	clearInterval(loadSampler);
@@ -59,6 +68,7 @@ writeReport(rec, {
 	image,
 	started: started.at,
 	minutes: (performance.now() - started.ms) / 60_000,
+	groupMinutes,
 	loadBefore: started.load,
 	loadAfter: os.loadavg(),
 	loadDuring,
