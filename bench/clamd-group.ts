@@ -11,9 +11,8 @@ import { promisify } from 'node:util';
 import type { ClamdClient, ScanResult } from '../clamav/client.js';
 import { startClamd } from '../clamav/daemon.js';
 import { baseDatabase } from '../clamav/samples.js';
-import { buildProgram } from '../guest/build.js';
-import { repoRoot } from '../guest/paths.js';
 import type { Figure, Recorder } from './figures.js';
+import { buildExitWith } from './programs.js';
 
 const GROUP = 'clamd';
 const FILES = 100;
@@ -41,7 +40,7 @@ function scansPerSecond(rec: Recorder, name: string, runs: number, files: string
 }
 
 export async function clamdFigures(rec: Recorder, runs: number): Promise<void> {
-	const program = await buildProgram(path.join(repoRoot, 'bench', 'guest', 'exit-with'), { static: true, cflags: ['-nostdlib', '-fno-stack-protector'] });
+	const program = await buildExitWith();
 	const bytes = readFileSync(program.file);
 	const dir = mkdtempSync(path.join(os.tmpdir(), 'lab-bench-clamd-'));
 	const clamd = await startClamd({ databaseDir: await baseDatabase(), settings: { DisableCache: 'yes' } });

@@ -1,8 +1,8 @@
 // Groups 3 and 4, the exec path in one guest: what an exec costs with execgate loaded, with its
 // relay answering from its cache, with clamd scanning a program never seen before, and on the
 // fanotify route of lesson 4.7; then execs per second through module + relay with several
-// concurrent loops, every answer checked. Every figure is a ratio to a bare exec in the same
-// guest. The timing happens in the guest (bench/guest/execloop): a host round trip through the
+// concurrent loops, every answer checked. Each figure is compared, as a ratio, with a bare exec
+// in the same guest. The timing happens in the guest (bench/guest/execloop): a host round trip through the
 // agent (~5 ms under TCG) would hide a ~1.5 ms exec.
 //
 // The chapter 4 helpers do the setup, as in the lessons: loadExecgate, startClamdInGuest,
@@ -11,12 +11,12 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startClamdInGuest, type GuestClamd } from '../clamav/daemon.js';
 import { baseDatabase, databaseOf, hdbLine } from '../clamav/samples.js';
-import { buildProgram } from '../guest/build.js';
 import type { GuestImage } from '../guest/guest.js';
 import { LabGuest } from '../guest/lab-guest.js';
-import { cachePath, progress, repoRoot } from '../guest/paths.js';
+import { cachePath, progress } from '../guest/paths.js';
 import { MODULE, decisionsFor, decisionsIn, loadExecgate, prepareFixture, setParam, startDaemon, startRelay } from '../specs/04-lsm/support.js';
 import { type Figure, type Recorder, formatValue } from './figures.js';
+import { buildExecloop, buildExitWith } from './programs.js';
 
 const EXEC = 'exec';
 const THROUGHPUT = 'throughput';
@@ -129,10 +129,7 @@ async function firstSeen(rec: Recorder, guest: LabGuest, o: FirstSeen): Promise<
 
 /** The bench's programs, built on the host. */
 async function buildBenchPrograms(): Promise<{ execloop: string; exitWith: string; refused: Buffer }> {
-	const loop = await buildProgram(path.join(repoRoot, 'bench', 'guest', 'execloop'), { static: true });
-	// no C library: the smallest exec there is, one page of code
-	const exitWith = await buildProgram(path.join(repoRoot, 'bench', 'guest', 'exit-with'), { static: true, cflags: ['-nostdlib', '-fno-stack-protector'] });
-	for (const b of [loop, exitWith]) for (const w of b.warnings) progress(`bench program warning: ${w}`);
+	const [loop, exitWith] = await Promise.all([buildExecloop(), buildExitWith()]);
 	// a copy of exit-with that only the bench's own signature refuses: the throughput loops
 	// run it as a clean copy on a bare guest and must see it refused through the relay
 	const refused = Buffer.concat([readFileSync(exitWith.file), Buffer.from('\nkernel-security-lab bench: refused by Bench.Refused\n')]);
