@@ -20,6 +20,8 @@
 //     bytes (INSTREAM). Clean: allow. Found: deny.
 //   - clamd unreachable, too slow (--scan-timeout-ms), or reporting an error: --on-error
 //     decides (deny by default: a scanner that cannot scan must not let everything through).
+//   - A path ending in " (deleted)" without a descriptor: --on-error decides. d_path() names an
+//     unlinked file so, and that name may lead to another file (a clean decoy put there) or none.
 //   - Verdicts are cached by the file's identity: device, inode, size, mtime and ctime (mtime can
 //     be set back with utimes(), ctime cannot), so running a program again does not rescan it.
 //     Concurrent queries for the same file share one scan.
@@ -183,6 +185,10 @@ export interface RelayOptions {
 
 const isUtf8 = (b: Buffer) => Buffer.from(b.toString('utf8'), 'utf8').equals(b);
 
+/** What d_path() appends to the path of an unlinked file. */
+const DELETED = Buffer.from(' (deleted)');
+const isDeletedName = (b: Buffer) => b.length > DELETED.length && b.subarray(-DELETED.length).equals(DELETED);
+
 /** The decision-making part, without the device: testable against a real clamd on the host. */
 export class Relay {
 	readonly cache: VerdictCache;
@@ -202,6 +208,11 @@ export class Relay {
 	async decide(query: Query): Promise<Decision> {
 		const started = performance.now();
 		try {
+			if (query.fd < 0 && query.path && isDeletedName(query.path)) {
+				// scanning that name would judge whatever file now carries it, not the one executed
+				const verdict = this.failed('the file was deleted: its path names another file or none, and no descriptor was handed over');
+				return this.finish({ ...verdict, query, cached: false, ms: performance.now() - started });
+			}
 			const identity = await this.identify(query);
 			const key = identity && cacheKey(identity);
 			const known = key ? this.cache.get(key) : undefined;

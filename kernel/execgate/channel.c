@@ -223,6 +223,20 @@ static int relay_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
+/*
+ * Only the process that opened the device reads queries and answers them: not a child that
+ * inherited its descriptor, nor a process that took it (pidfd_getfd(), SCM_RIGHTS).
+ */
+static bool current_is_relay(void)
+{
+	bool is;
+
+	spin_lock(&lock);
+	is = relay && task_tgid(current) == relay;
+	spin_unlock(&lock);
+	return is;
+}
+
 /* The oldest query the relay has not read yet; the caller holds the lock. */
 static struct query *first_unsent_locked(void)
 {
@@ -330,6 +344,8 @@ static ssize_t relay_read(struct file *file, char __user *buf, size_t size, loff
 	ssize_t len;
 	char *line;
 
+	if (!current_is_relay())
+		return -EPERM;
 	line = kmalloc(EXECGATE_QUERY_MAX, GFP_KERNEL);
 	if (!line)
 		return -ENOMEM;
@@ -434,10 +450,15 @@ static ssize_t relay_write(struct file *file, const char __user *buf, size_t siz
 	u64 serial = 0;
 	int err;
 
+	if (!current_is_relay())
+		return -EPERM;
 	if (size == 0 || size >= sizeof(text))
 		return -EINVAL;
 	if (copy_from_user(text, buf, size))
 		return -EFAULT;
+	/* the answer is parsed as a C string: a NUL would hide what follows it */
+	if (memchr(text, '\0', size))
+		return -EINVAL;
 	text[size] = '\0';
 	if (text[size - 1] == '\n')
 		text[size - 1] = '\0';

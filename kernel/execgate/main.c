@@ -19,7 +19,9 @@
  *
  *   open     Only a process with CAP_SYS_ADMIN may open it (EPERM otherwise, whatever the
  *            file mode says), and only one at a time: that process is the relay. A second
- *            open fails with EBUSY until the relay's last descriptor is closed.
+ *            open fails with EBUSY until the relay's last descriptor is closed. Reads and
+ *            writes by any other process fail with EPERM, even through a descriptor of the
+ *            relay's (inherited by a child, or taken with pidfd_getfd()).
  *   read     Blocks until an exec waits for a verdict (EAGAIN with O_NONBLOCK; poll() says
  *            POLLIN), then returns exactly one query, one line:
  *
@@ -40,7 +42,8 @@
  *
  *              A <serial> allow\n        or        A <serial> deny\n
  *
- *            Anything else fails with EINVAL; a serial that is not waiting for an answer
+ *            Anything else fails with EINVAL (a NUL byte too: "A 7 deny\0" is not an answer);
+ *            a serial that is not waiting for an answer
  *            (unknown, answered already, timed out, its task killed) fails with ENOENT.
  *
  *              BYE\n
