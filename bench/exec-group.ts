@@ -14,7 +14,7 @@ import { baseDatabase, databaseOf, hdbLine } from '../clamav/samples.js';
 import type { GuestImage } from '../guest/guest.js';
 import { LabGuest } from '../guest/lab-guest.js';
 import { cachePath, progress } from '../guest/paths.js';
-import { MODULE, decisionsFor, decisionsIn, loadExecgate, prepareFixture, setParam, startDaemon, startRelay } from '../specs/04-lsm/support.js';
+import { MODULE, decisionsIn, loadExecgate, prepareFixture, setParam, startDaemon, startDevrelay, startRelay } from '../specs/04-lsm/support.js';
 import { type Figure, type Recorder, formatValue } from './figures.js';
 import { buildExecloop, buildExitWith } from './programs.js';
 
@@ -25,7 +25,7 @@ const DIR = '/tmp/lab/bench';
 const FRESH = `${DIR}/fresh`;
 const REFUSED_SIGNATURE = 'Bench.Refused';
 
-/** Execs per timed loop of one program, and how many fresh copies per run for each size. */
+/** Execs per timed run of one program; for programs never seen, how many new copies per run. */
 const SAME_PROGRAM_EXECS = 200;
 const GLIBC_EXECS = 100;
 /** Each exec on the fanotify route is a clamd scan: fewer of them. */
@@ -83,20 +83,44 @@ class WrongCount {
 	}
 }
 
+/** The log of whatever decides (relay or exec-fanotify): one line per decision, with its time. */
+type DeciderOutput = () => string;
+
+/** The times from query to verdict the decider logged for these paths since its decision number `from`. */
+function decisionTimes(output: DeciderOutput | undefined, from: number, paths: string[]): number[] {
+	if (!output) return [];
+	return decisionsIn(output())
+		.slice(from)
+		.filter((d) => paths.some((p) => d.path === JSON.stringify(p)))
+		.map((d) => d.ms);
+}
+
+function medianNote(ms: number[]): string | undefined {
+	if (!ms.length) return undefined;
+	const sorted = [...ms].sort((a, b) => a - b);
+	return `its log: median ${formatValue(sorted[Math.floor(sorted.length / 2)]!)} ms from query to verdict`;
+}
+
 interface PerExec {
 	name: string;
 	runs: number;
-	/** execloop's arguments for this run. */
-	args: (run: number) => string;
+	program: string;
+	execs: number;
+	deciderOutput?: DeciderOutput;
 	note?: string;
 }
 
-/** Time the loop `runs` times; each run gives its median per exec. */
+/** Exec the same program again and again, `runs` times; each run gives its median per exec. */
 async function perExec(rec: Recorder, guest: LabGuest, o: PerExec): Promise<Figure> {
 	const wrong = new WrongCount();
 	const samples: number[] = [];
-	for (let run = 0; run < o.runs; run++) samples.push(wrong.add(await execloop(guest, o.args(run)), o.name).medianMs);
-	return rec.record(EXEC, o.name, 'ms', samples, [o.note, wrong.note()].filter(Boolean).join('; ') || undefined);
+	const decisionMs: number[] = [];
+	for (let run = 0; run < o.runs; run++) {
+		const from = o.deciderOutput ? decisionsIn(o.deciderOutput()).length : 0;
+		samples.push(wrong.add(await execloop(guest, `-n ${o.execs} ${o.program}`), o.name).medianMs);
+		decisionMs.push(...decisionTimes(o.deciderOutput, from, [o.program]));
+	}
+	return rec.record(EXEC, o.name, 'ms', samples, [`each run the median of ${o.execs}`, o.note, medianNote(decisionMs), wrong.note()].filter(Boolean).join('; '));
 }
 
 interface FirstSeen {
@@ -105,8 +129,7 @@ interface FirstSeen {
 	size: Size;
 	/** Names the copies apart from other routes'. */
 	route: string;
-	/** The output of whatever decides (relay or exec-fanotify): its log says how long each decision took. */
-	deciderOutput?: () => string;
+	deciderOutput?: DeciderOutput;
 	note?: string;
 }
 
@@ -117,14 +140,12 @@ async function firstSeen(rec: Recorder, guest: LabGuest, o: FirstSeen): Promise<
 	const decisionMs: number[] = [];
 	for (let run = 0; run < o.runs; run++) {
 		const paths = await freshCopies(guest, o.size, o.route, run);
+		const from = o.deciderOutput ? decisionsIn(o.deciderOutput()).length : 0;
 		samples.push(wrong.add(await execloop(guest, paths.join(' ')), o.name).medianMs);
-		const log = o.deciderOutput?.() ?? '';
-		for (const p of paths) decisionMs.push(...decisionsFor(log, p).map((d) => d.ms));
+		decisionMs.push(...decisionTimes(o.deciderOutput, from, paths));
 		await guest.run(`rm -rf ${FRESH}`);
 	}
-	decisionMs.sort((a, b) => a - b);
-	const decided = decisionMs.length ? `its log: median ${formatValue(decisionMs[Math.floor(decisionMs.length / 2)]!)} ms from query to verdict` : undefined;
-	return rec.record(EXEC, o.name, 'ms', samples, [`${o.size.copies} new copies per run`, o.note, decided, wrong.note()].filter(Boolean).join('; '));
+	return rec.record(EXEC, o.name, 'ms', samples, [`${o.size.copies} new copies per run`, o.note, medianNote(decisionMs), wrong.note()].filter(Boolean).join('; '));
 }
 
 /** The bench's programs, built on the host. */
@@ -170,6 +191,54 @@ async function freshCopies(guest: LabGuest, size: Size, route: string, run: numb
 	return paths;
 }
 
+/** Execs per second through module + relay, 1, 2 and 8 loops, every answer checked (group 4). */
+async function relayThroughput(
+	rec: Recorder,
+	guest: LabGuest,
+	relayOutput: DeciderOutput,
+	programs: { exitWith: string; refused: string },
+	bareLoops: Map<number, Figure>,
+	runs: number,
+): Promise<void> {
+	for (const loops of LOOPS) {
+		const name = `module + relay, ${loopsLabel(loops)}`;
+		const badAnswers: number[] = [];
+		const figure = await rec.measure(
+			THROUGHPUT,
+			name,
+			'execs/s',
+			runs,
+			async () => {
+				const before = answersIn(relayOutput());
+				const r = await execloop(guest, `-j ${loops} -n ${THROUGHPUT_EXECS / 2 / loops} ${programs.exitWith} -${programs.refused}`);
+				for (const line of r.wrongLines) progress(`${name}: ${line}`);
+				// the relay logs each decision before it answers; its output may trail the loop's
+				const after = await guest
+					.waitUntil('the relay to log every decision', async () => {
+						const now = answersIn(relayOutput());
+						return now.decisions - before.decisions >= r.execs ? now : undefined;
+					}, 5_000)
+					.catch(() => answersIn(relayOutput()));
+				const lost = Math.max(0, r.execs - (after.decisions - before.decisions)) + (after.notTaken - before.notTaken);
+				badAnswers.push(r.wrong + lost);
+				return r.perSec;
+			},
+			'cached verdicts; half the execs are a copy the relay refuses',
+		);
+		rec.record(
+			THROUGHPUT,
+			`${name}: lost or mismatched answers`,
+			'count',
+			badAnswers,
+			`of ${THROUGHPUT_EXECS} execs per run; mismatched: a clean exec refused or the refused copy run; lost: an exec without a decision, or an answer the module no longer took`,
+		);
+		rec.ratio(THROUGHPUT, `relay / bare, ${loopsLabel(loops)}`, figure, bareLoops.get(loops)!);
+	}
+	rec.ratio(THROUGHPUT, 'relay 8 loops / relay 1 loop', rec.find(THROUGHPUT, `module + relay, ${loopsLabel(8)}`)!, rec.find(THROUGHPUT, `module + relay, ${loopsLabel(1)}`)!);
+}
+
+const loopsLabel = (loops: number) => `${loops} loop${loops > 1 ? 's' : ''}`;
+
 export async function execFigures(rec: Recorder, image: GuestImage, snapshot: string, runs: number): Promise<void> {
 	const programs = await buildBenchPrograms();
 	const database = await benchDatabase(programs.refused);
@@ -196,22 +265,28 @@ export async function execFigures(rec: Recorder, image: GuestImage, snapshot: st
 		const sizeNote = `exit-with (bench/guest/exit-with, ${readFileSync(programs.exitWith).length} bytes, no C library)`;
 
 		// --- bare: no module, no relay ---
-		const same = (program: string, execs: number) => () => `-n ${execs} ${program}`;
-		const bare = await perExec(rec, guest, { name: 'bare exec, same program', runs, args: same(exitWith, SAME_PROGRAM_EXECS), note: `${sizeNote}; each run the median of ${SAME_PROGRAM_EXECS} fork+execve+wait` });
+		const bare = await perExec(rec, guest, { name: 'bare exec, same program', runs, program: exitWith, execs: SAME_PROGRAM_EXECS, note: `${sizeNote}; one exec is fork + execve + waitpid` });
 		const bareFresh = await firstSeen(rec, guest, { name: 'bare exec, never-run copy (small)', runs, size: SIZES[0], route: 'bare', note: 'under TCG the new code pages are translated again' });
-		const bareGlibc = await perExec(rec, guest, { name: 'bare exec, static glibc program', runs, args: same(glibc, GLIBC_EXECS), note: 'fixtures/lsm/hello-exec, static glibc, ~770 KB' });
+		const bareGlibc = await perExec(rec, guest, { name: 'bare exec, static glibc program', runs, program: glibc, execs: GLIBC_EXECS, note: 'fixtures/lsm/hello-exec, static glibc, ~770 KB' });
 		const bareLoops = new Map<number, Figure>();
 		for (const loops of LOOPS) {
 			bareLoops.set(
 				loops,
-				await rec.measure(THROUGHPUT, `bare, ${loops} loop${loops > 1 ? 's' : ''}`, 'execs/s', runs, async () => (await execloop(guest, `-j ${loops} -n ${THROUGHPUT_EXECS / 2 / loops} ${exitWith} ${refused}`)).perSec, 'both programs run (no module)'),
+				await rec.measure(THROUGHPUT, `bare, ${loopsLabel(loops)}`, 'execs/s', runs, async () => (await execloop(guest, `-j ${loops} -n ${THROUGHPUT_EXECS / 2 / loops} ${exitWith} ${refused}`)).perSec, 'both programs run (no module)'),
 			);
 		}
 
 		// --- execgate loaded, nobody registered on /dev/execgate: each exec is logged and allowed ---
 		await loadExecgate(guest, 'timeout_ms=30000');
-		const noRelay = await perExec(rec, guest, { name: 'module loaded, no relay', runs, args: same(exitWith, SAME_PROGRAM_EXECS), note: 'two log lines per exec on the serial console (the harness keeps console loglevel 7)' });
-		const noRelayQuiet = await quietConsole(guest, () => perExec(rec, guest, { name: 'module loaded, no relay, quiet console', runs, args: same(exitWith, SAME_PROGRAM_EXECS), note: QUIET_NOTE }));
+		const noRelay = await perExec(rec, guest, { name: 'module loaded, no relay', runs, program: exitWith, execs: SAME_PROGRAM_EXECS, note: 'two log lines per exec on the serial console (the harness keeps console loglevel 7)' });
+		const noRelayQuiet = await quietConsole(guest, () => perExec(rec, guest, { name: 'module loaded, no relay, quiet console', runs, program: exitWith, execs: SAME_PROGRAM_EXECS, note: QUIET_NOTE }));
+
+		// the device round trip alone: the specs' own relay in C, no clamd, no cache, allows all
+		const devrelayPath = await prepareFixture(guest, 'devrelay', `${DIR}/devrelay`);
+		const devrelay = await startDevrelay(guest, devrelayPath, '');
+		const cRelay = await perExec(rec, guest, { name: 'module + C relay (devrelay), allows everything', runs, program: exitWith, execs: SAME_PROGRAM_EXECS, note: 'fixtures/lsm/devrelay: the query, one read and one write, two output lines; no clamd' });
+		devrelay.kill(15);
+		await devrelay.result.catch(() => {});
 
 		// --- execgate + relay + clamd ---
 		clamd = await startClamdInGuest(guest, { databaseDir: database });
@@ -220,49 +295,11 @@ export async function execFigures(rec: Recorder, image: GuestImage, snapshot: st
 		await setParam(guest, 'fail_closed', 1);
 		const warm = await execloop(guest, `${exitWith} ${glibc} -${refused}`);
 		if (warm.wrong) throw new Error(`the relay does not answer as expected:\n${warm.wrongLines.join('\n')}\n--- relay ---\n${relay.output().slice(-2000)}`);
-		const cachedDecisions = decisionsIn(relay.output()).length;
-		const cached = await perExec(rec, guest, { name: 'module + relay, cached verdict', runs, args: same(exitWith, SAME_PROGRAM_EXECS) });
-		const cachedGlibc = await perExec(rec, guest, { name: 'module + relay, cached verdict, static glibc program', runs, args: same(glibc, GLIBC_EXECS) });
-		const cachedQuiet = await quietConsole(guest, () => perExec(rec, guest, { name: 'module + relay, cached verdict, quiet console', runs, args: same(exitWith, SAME_PROGRAM_EXECS), note: QUIET_NOTE }));
-		const cachedMs = decisionsIn(relay.output()).slice(cachedDecisions).filter((d) => d.cached).map((d) => d.ms).sort((a, b) => a - b);
-		// known only once both figures ran; the report prints notes, so it goes there
-		if (cachedMs.length) cached.note = [cached.note, `the relay's log: median ${formatValue(cachedMs[Math.floor(cachedMs.length / 2)]!)} ms from query to verdict`].filter(Boolean).join('; ');
+		const cached = await perExec(rec, guest, { name: 'module + relay, cached verdict', runs, program: exitWith, execs: SAME_PROGRAM_EXECS, deciderOutput: relay.output });
+		const cachedGlibc = await perExec(rec, guest, { name: 'module + relay, cached verdict, static glibc program', runs, program: glibc, execs: GLIBC_EXECS, deciderOutput: relay.output });
+		const cachedQuiet = await quietConsole(guest, () => perExec(rec, guest, { name: 'module + relay, cached verdict, quiet console', runs, program: exitWith, execs: SAME_PROGRAM_EXECS, deciderOutput: relay.output, note: QUIET_NOTE }));
 
-		for (const loops of LOOPS) {
-			const name = `module + relay, ${loops} loop${loops > 1 ? 's' : ''}`;
-			const badAnswers: number[] = [];
-			const figure = await rec.measure(
-				THROUGHPUT,
-				name,
-				'execs/s',
-				runs,
-				async () => {
-					const before = answersIn(relay.output());
-					const r = await execloop(guest, `-j ${loops} -n ${THROUGHPUT_EXECS / 2 / loops} ${exitWith} -${refused}`);
-					for (const line of r.wrongLines) progress(`${name}: ${line}`);
-					// the relay logs each decision before it answers; its output may trail the loop's
-					const after = await guest
-						.waitUntil('the relay to log every decision', async () => {
-							const now = answersIn(relay.output());
-							return now.decisions - before.decisions >= r.execs ? now : undefined;
-						}, 5_000)
-						.catch(() => answersIn(relay.output()));
-					const lost = Math.max(0, r.execs - (after.decisions - before.decisions)) + (after.notTaken - before.notTaken);
-					badAnswers.push(r.wrong + lost);
-					return r.perSec;
-				},
-				'cached verdicts; half the execs are a copy the relay refuses',
-			);
-			rec.record(
-				THROUGHPUT,
-				`${name}: lost or mismatched answers`,
-				'count',
-				badAnswers,
-				`of ${THROUGHPUT_EXECS} execs per run; mismatched: a clean exec refused or the refused copy run; lost: an exec without a decision, or an answer the module no longer took`,
-			);
-			rec.ratio(THROUGHPUT, `relay / bare, ${loops} loop${loops > 1 ? 's' : ''}`, figure, bareLoops.get(loops)!);
-		}
-		rec.ratio(THROUGHPUT, 'relay 8 loops / relay 1 loop', rec.find(THROUGHPUT, 'module + relay, 8 loops')!, rec.find(THROUGHPUT, 'module + relay, 1 loop')!);
+		await relayThroughput(rec, guest, relay.output, { exitWith, refused }, bareLoops, runs);
 
 		const relayFresh = new Map<string, Figure>();
 		for (const size of SIZES) {
@@ -292,7 +329,7 @@ export async function execFigures(rec: Recorder, image: GuestImage, snapshot: st
 		// --- the fanotify route of lesson 4.7: no module, FAN_OPEN_EXEC_PERM, clamd by descriptor ---
 		const fanotifyProgram = await guest.prepareProgram('exec-fanotify', { static: true });
 		const fanotify = await startDaemon(guest, `${fanotifyProgram.path} --clamd ${clamd.socket} --timeout-ms 20000 / /tmp`, /^exec-fanotify: ready /m, 'exec-fanotify to watch the mounts');
-		const fanSame = await perExec(rec, guest, { name: 'fanotify + clamd, same program', runs, args: same(exitWith, FANOTIFY_EXECS), note: `each run the median of ${FANOTIFY_EXECS}; the route has no cache of its own: clamd hashes the file and answers from its cache` });
+		const fanSame = await perExec(rec, guest, { name: 'fanotify + clamd, same program', runs, program: exitWith, execs: FANOTIFY_EXECS, deciderOutput: fanotify.output, note: 'the route has no cache of its own: clamd hashes the file and answers from its cache' });
 		const fanFresh = new Map<string, Figure>();
 		for (const size of SIZES) {
 			fanFresh.set(
@@ -304,10 +341,11 @@ export async function execFigures(rec: Recorder, image: GuestImage, snapshot: st
 		await fanotify.result.catch(() => {});
 
 		// the same bare loop again: how far the guest drifted while the rest ran
-		const bareEnd = await perExec(rec, guest, { name: 'bare exec, same program, again at the end', runs, args: same(exitWith, SAME_PROGRAM_EXECS) });
+		const bareEnd = await perExec(rec, guest, { name: 'bare exec, same program, again at the end', runs, program: exitWith, execs: SAME_PROGRAM_EXECS });
 
 		rec.ratio(EXEC, 'module, no relay / bare', noRelay, bare);
 		rec.ratio(EXEC, 'module, no relay, quiet console / bare', noRelayQuiet, bare);
+		rec.ratio(EXEC, 'C relay (devrelay) / bare', cRelay, bare);
 		rec.ratio(EXEC, 'cached verdict / bare', cached, bare);
 		rec.ratio(EXEC, 'cached verdict, quiet console / bare', cachedQuiet, bare);
 		rec.ratio(EXEC, 'cached verdict / bare, static glibc program', cachedGlibc, bareGlibc);
