@@ -102,6 +102,22 @@ export function printfPath(bytes: Buffer): string {
 	return `"$(printf '${[...bytes].map((b) => `\\${b.toString(8).padStart(3, '0')}`).join('')}')"`;
 }
 
+/**
+ * A path as the relay's decision lines quote it (clamav/relay.ts, lesson 4.5): in double
+ * quotes, printable ASCII as is but for " and \\, every other byte as \\xHH; "-" for no path.
+ * Written out again here, so a relay that mangles a name cannot agree with itself.
+ */
+export function quoteBytes(path: Buffer | undefined): string {
+	if (!path) return '-';
+	let out = '"';
+	for (const b of path) {
+		if (b === 0x22 || b === 0x5c) out += `\\${String.fromCharCode(b)}`;
+		else if (b >= 0x20 && b < 0x7f) out += String.fromCharCode(b);
+		else out += `\\x${b.toString(16).padStart(2, '0')}`;
+	}
+	return `${out}"`;
+}
+
 /** The figures every spec adds to, printed at the end of a run (and read by scripts/reliability). */
 export function figure(name: string, values: Record<string, number | string>): void {
 	process.stdout.write(`[reliability] ${name} ${Object.entries(values).map(([k, v]) => `${k}=${v}`).join(' ')}\n`);

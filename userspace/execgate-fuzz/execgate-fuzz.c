@@ -732,8 +732,10 @@ static int memfd_exec(const char *file)
 		return 2;
 	}
 	fexecve(fd, argv, environ);
+	int err = errno;
+
 	perror("fexecve");
-	return errno == EPERM || errno == EACCES ? 126 : 127;
+	return err == EPERM || err == EACCES ? 126 : 127;
 }
 
 static int deleted_exec(const char *file)
@@ -746,8 +748,10 @@ static int deleted_exec(const char *file)
 		return 2;
 	}
 	syscall(SYS_execveat, fd, "", argv, environ, AT_EMPTY_PATH);
+	int err = errno;
+
 	perror("execveat");
-	return errno == EPERM || errno == EACCES ? 126 : 127;
+	return err == EPERM || err == EACCES ? 126 : 127;
 }
 
 int main(int argc, char **argv)
