@@ -2,7 +2,7 @@
 // crash reporting, and that no QEMU outlives its owner.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, inject, test } from 'vitest';
 import { CommandTimeout, Guest, GuestDied, sleep } from './guest.js';
@@ -76,6 +76,14 @@ describe('the guest agent', () => {
 			const reader = await g.run('cat /tmp/fifo');
 			await upload;
 			expect(reader.stdout).toBe('through the fifo\n');
+		}));
+
+	test('with the host root mounted, the course folders are at their host paths, wherever the clone is', () =>
+		withGuest(async (g) => {
+			await g.mountHostRoot();
+			const file = path.join(repoRoot, 'package.json');
+			expect((await g.run(`cat ${file}`)).stdout).toBe(readFileSync(file, 'utf8'));
+			expect((await g.run('touch /tmp/writable && echo ok')).stdout, 'the guest still has its own writable /tmp').toBe('ok\n');
 		}));
 
 	test('runs a command as a normal user', () =>

@@ -8,6 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { type KernelEvent, classifyConsole, consoleExcerpt, describeEvents } from './console.js';
+import { cacheDir, repoRoot, sourceRoot } from './paths.js';
 
 export type Accel = 'kvm' | 'tcg';
 
@@ -35,8 +36,6 @@ export interface BootOptions {
 	incoming?: string;
 	/** lab.mode=shell: an interactive shell on the console, stdio inherited. */
 	interactive?: boolean;
-	/** Extra read-only 9p shares: mount tag -> host folder. */
-	shares?: Record<string, string>;
 	/** Give up on the boot (or restore) after this long; default 60 s under TCG. */
 	bootTimeoutMs?: number;
 	/** Called with every chunk of console output as it arrives. */
@@ -115,6 +114,20 @@ interface Pending {
 }
 
 const QEMU = 'qemu-system-x86_64';
+
+/**
+ * Host folders the guest must see at their own paths once the host root is mounted: the
+ * repository, the cache (bundles, builds) and the sources. Each gets its own 9p share, mounted
+ * over the guest's tmpfs: a clone under /tmp would otherwise be hidden by the guest's own /tmp.
+ */
+export function exposedFolders(): string[] {
+	const folders = [repoRoot, cacheDir, sourceRoot].map((d) => path.resolve(d));
+	const outermost = folders.filter((d, i) => folders.indexOf(d) === i && !folders.some((o) => o !== d && d.startsWith(`${o}/`)));
+	for (const d of outermost) {
+		if (/[\s,]/.test(d)) throw new Error(`the guest cannot share ${d}: move the course to a path without spaces or commas`);
+	}
+	return outermost;
+}
 const CONSOLE_HEAD_BYTES = 1 << 20;
 const CONSOLE_TAIL_BYTES = 4 << 20;
 
@@ -216,6 +229,7 @@ export class Guest {
 			'tsc=reliable',
 			'no_timer_check',
 			`lab.mode=${o.interactive ? 'shell' : 'agent'}`,
+			...exposedFolders().map((dir, i) => `lab.share=lab${i}:${dir}`),
 			...(o.append ?? []),
 		];
 		const args = [
@@ -235,9 +249,9 @@ export class Guest {
 			'-qmp', `unix:${this.dir}/qmp.sock,server=on,wait=off`,
 			'-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
 		];
-		for (const [tag, dir] of Object.entries(o.shares ?? {})) {
-			args.push('-virtfs', `local,path=${dir},mount_tag=${tag},security_model=none,readonly=on,multidevs=remap`);
-		}
+		exposedFolders().forEach((dir, i) => {
+			args.push('-virtfs', `local,path=${dir},mount_tag=lab${i},security_model=none,readonly=on,multidevs=remap`);
+		});
 		if (o.interactive) args.push('-serial', 'mon:stdio');
 		else args.push('-chardev', 'stdio,id=con,signal=off', '-serial', 'chardev:con');
 		if (o.incoming) args.push('-incoming', `exec:cat ${o.incoming}`);
