@@ -20,7 +20,7 @@ const DIR = GUEST_WORKDIR;
 const ROUNDS = Math.max(20, Math.round(soakSeconds(4) * 6));
 
 describe.skipIf(skipReason)('/dev/execgate under hostile input', () => {
-	test('fuzzed writes and reads each get their error; real queries still get the right answers; the kernel stays clean', { timeout: 300_000 }, async ({ onTestFinished }) => {
+	test('fuzzed writes and reads each get their error; real queries still get the right answers; the kernel stays clean', { timeout: 300_000 + ROUNDS * 4000 }, async ({ onTestFinished }) => {
 		await withGuests('device fuzz', async (vm) => {
 			const guest = await vm.guest({ cold: true, cpus: 2, append: ['slub_debug=FZPU'] });
 			await loadExecgate(guest, 'timeout_ms=60000');
@@ -38,7 +38,7 @@ describe.skipIf(skipReason)('/dev/execgate under hostile input', () => {
 						`out=$(${DIR}/clean); if [ "$out" = "hello-exec ran" ]; then ok=$((ok+1)); else wrong=$((wrong+1)); fi; ` +
 						`${DIR}/deny-me >/dev/null 2>&1; if [ $? = 126 ]; then den=$((den+1)); else wrong=$((wrong+1)); fi; ` +
 						`i=$((i+1)); done; echo "${tag} ran=$ok denied=$den wrong=$wrong"`,
-					{ timeoutMs: guest.ms(240_000) },
+					{ timeoutMs: guest.ms(240_000 + ROUNDS * 2000) },
 				);
 			const byPath = await loop('by-path');
 			await guest.run(`echo 1 > ${PARAMS}/pass_fd`);
