@@ -233,3 +233,30 @@ describe('limits', () => {
 		}
 	});
 });
+
+describe('a clamd that floods', () => {
+	// a fault injector, not a stand-in for clamd: it answers every connection with an endless line
+	test('a reply that never ends is refused once it passes MAX_REPLY_BYTES, in a session and alone', async () => {
+		const net = await import('node:net');
+		const socket = path.join(work, 'flood.sock');
+		const flood = Buffer.alloc(64 * 1024, 'x');
+		const server = net.createServer((c) => {
+			c.on('error', () => {});
+			const pump = () => {
+				while (!c.destroyed && c.write(flood)) {}
+				if (!c.destroyed) c.once('drain', pump);
+			};
+			pump();
+		});
+		await new Promise<void>((r) => server.listen(socket, r));
+		try {
+			const flooded = new ClamdClient({ socket, timeoutMs: 20_000 });
+			const session = flooded.session();
+			await expect(session.scan(clean)).rejects.toThrow(/longer than \d+ bytes/);
+			await session.end().catch(() => {});
+			await expect(flooded.scan(clean)).rejects.toThrow(/longer than \d+ bytes/);
+		} finally {
+			server.close();
+		}
+	});
+});

@@ -50,6 +50,12 @@ export class SourceError extends Error {
 
 /** The largest INSTREAM chunk we send; clamd accepts any size up to StreamMaxLength. */
 const CHUNK = 64 * 1024;
+/**
+ * The longest reply believed: a path (at most PATH_MAX) and a few words. Anything longer is a
+ * broken or hostile clamd, and reading on would only grow memory until the time limit.
+ */
+export const MAX_REPLY_BYTES = 64 * 1024;
+const tooLong = () => new ClamdError(`clamd sent a reply longer than ${MAX_REPLY_BYTES} bytes without ending it`);
 const UNOFFICIAL = '.UNOFFICIAL';
 
 /** Parse one reply to a scan of `name` (the path sent, or "stream"). */
@@ -289,9 +295,15 @@ function collectReplies(socket: net.Socket, deadline: Deadline, what: () => stri
 	const all = deadline.race(
 		new Promise<string[]>((resolve, reject) => {
 			const chunks: Buffer[] = [];
+			let bytes = 0;
 			socket.on('data', (d: Buffer) => {
 				chunks.push(d);
 				started.done = true;
+				// one command's replies are at most a few; a reply without end is a broken clamd
+				if ((bytes += d.length) > 4 * MAX_REPLY_BYTES) {
+					reject(tooLong());
+					socket.destroy();
+				}
 			});
 			const finish = () => {
 				const text = Buffer.concat(chunks).toString('utf8');
@@ -461,9 +473,12 @@ class SessionConnection {
 	}
 
 	private onData(text: string): void {
+		// search only the new text for the NUL: the buffer before it has none
+		let from = this.buffer.length;
 		this.buffer += text;
 		let nul: number;
-		while ((nul = this.buffer.indexOf('\0')) >= 0) {
+		while ((nul = this.buffer.indexOf('\0', from)) >= 0) {
+			from = 0;
 			const reply = this.buffer.slice(0, nul);
 			this.buffer = this.buffer.slice(nul + 1);
 			const m = /^(\d+): ([\s\S]*)$/.exec(reply);
@@ -472,6 +487,11 @@ class SessionConnection {
 			this.pending.delete(Number(m[1]));
 			clearTimeout(entry.timer);
 			entry.resolve(parseScanReply(m[2]!, entry.name));
+		}
+		if (this.buffer.length > MAX_REPLY_BYTES) {
+			this.retired = true;
+			this.failAll(tooLong());
+			this.socket.destroy();
 		}
 	}
 
