@@ -12,7 +12,7 @@ export default defineConfig({
 		// "lessons", and in the course repository "starters" (the honesty check): curriculum/vitest.ts
 		projects: labProjects({
 			include: ['specs/**/*.spec.ts', 'guest/**/*.test.ts', 'scripts/**/*.test.ts', 'clamav/**/*.test.ts', 'curriculum/**/*.test.ts'],
-			setupFiles: ['guest/matchers.ts'],
+			setupFiles: ['guest/worker-lifetime.ts', 'guest/matchers.ts'],
 			pool: 'forks',
 			testTimeout: 150_000,
 			hookTimeout: 180_000,
