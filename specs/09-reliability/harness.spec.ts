@@ -140,6 +140,6 @@ describe.skipIf(skipReason)('the harness under faults', () => {
 		}
 		const leftBytes = sizeOf(tmp);
 		figure('harness-kill', { processes_before: before.length, survivors_after_10s: left.length, qemu_survivors: left.filter((p) => p.cmd.includes('qemu-system')).length, tmp_bytes_left: leftBytes });
-		expect(left.map((p) => `${p.pid} ${p.cmd.slice(0, 140)}`), 'nothing of the killed run is alive 10 s later (the worker kept running the test, and its QEMU with it)').toEqual([]);
+		expect(left.map((p) => `${p.pid} ${p.cmd.slice(0, 140)}`), 'nothing of the killed run is alive 10 s later (before df251d6 the orphaned worker went on running its test, and its QEMU with it)').toEqual([]);
 	});
 });
