@@ -168,8 +168,8 @@ lesson(
 	{
 		id: '4.4',
 		title: {
-			en: 'Ask user space, safety: the waiting task is killable (SIGKILL ends it), the relay and its children are never asked, and the module unloads while queries wait',
-			ja: 'ユーザ空間に尋ねる（安全性）: 待っているタスクは SIGKILL で終わる、リレー自身とその子孫には尋ねない、問い合わせが待っていてもモジュールを安全に外せる',
+			en: 'Ask user space, safety: the waiting task is killable (SIGKILL ends it), the relay and its descendants are never asked, rmmod is refused while the relay holds the device and succeeds once it is gone',
+			ja: 'ユーザ空間に尋ねる（安全性）: 待っているタスクは SIGKILL で終わる、リレー自身とその子孫には尋ねない、リレーがデバイスを開いている間は rmmod が拒まれ、リレーがいなくなれば外せる',
 		},
 		hint,
 		files,
@@ -179,8 +179,10 @@ lesson(
 		const guest = await vm.guest();
 		await loadExecgate(guest, 'timeout_ms=60000');
 		const relayPath = await prepare(guest);
-		// the relay runs this script in a child before each answer: a child and a grandchild exec
-		await guest.run(`printf '#!/bin/sh\\nexec ${DIR}/clean\\n' > ${DIR}/nested.sh && chmod +x ${DIR}/nested.sh`);
+		// the relay runs this script in a child before each answer: the child execs the script, and
+		// the script forks a grandchild that execs clean ("; true" keeps the shell from exec-ing it
+		// in place, which would make clean the child again)
+		await guest.run(`printf '#!/bin/sh\\n${DIR}/clean; true\\n' > ${DIR}/nested.sh && chmod +x ${DIR}/nested.sh`);
 		const relay = await startDevrelay(guest, relayPath, `--silent ${DIR}/deny-me --exec ${DIR}/nested.sh`);
 
 		// no recursion: answering needs the child's exec, which must not be asked (else: a deadlock)
