@@ -7,8 +7,8 @@ lesson(
 		id: '1.3',
 		title: { en: 'A NULL pointer dereference kills only the process (SIGSEGV)', ja: 'NULL ポインタ参照で死ぬのはそのプロセスだけ（SIGSEGV）' },
 		hint: {
-			en: 'userspace/nullderef/nullderef.c: store an int through a NULL pointer. Declare it as volatile int *volatile, or gcc -O2 deletes the store and nothing happens. The program should die by SIGSEGV (status 139) and the kernel log a "segfault at 0" line.',
-			ja: 'userspace/nullderef/nullderef.c: NULL ポインタ経由で int を書き込んでください。volatile int *volatile で宣言しないと gcc -O2 が書き込みを消してしまい何も起きません。プログラムは SIGSEGV（終了ステータス 139）で死に、カーネルログに "segfault at 0" の行が出るはずです。',
+			en: 'userspace/nullderef/nullderef.c: store an int through a NULL pointer. Make the pointer volatile (volatile int *volatile p): a NULL store is undefined behaviour, and without volatile the compiler is free to replace or drop it. The program should die by SIGSEGV (status 139) and the kernel log a "segfault at 0" line.',
+			ja: 'userspace/nullderef/nullderef.c: NULL ポインタ経由で int を書き込んでください。ポインタは volatile にしてください（volatile int *volatile p）。NULL への書き込みは未定義動作なので、volatile がないとコンパイラはそれを別の命令に置き換えたり消したりしてかまいません。プログラムは SIGSEGV（終了ステータス 139）で死に、カーネルログに "segfault at 0" の行が出るはずです。',
 		},
 		files: ['userspace/nullderef/nullderef.c'],
 	},
