@@ -9,7 +9,7 @@
 // harness lands in it, so after the run this script can tell what the run left behind. The
 // summary goes to stdout and to results/reliability/ten-runs.json.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -77,13 +77,17 @@ interface RunResult {
 	failedTests: string[];
 	survivors: Survivor[];
 	leftovers: string[];
+	/** Files of tsx's compile cache (in TMPDIR by design). */
+	cacheFiles: number;
 	starterTreesLeft: string[];
 	figures: string[];
 }
 
 async function oneRun(i: number, base: string): Promise<{ result: RunResult; statuses: Map<string, string> }> {
 	const tmp = path.join(base, `run-${i}`);
-	mkdirSync(tmp);
+	// like /tmp: programs that run as another user (clamd as nobody) need their folders here too
+	mkdirSync(tmp, { mode: 0o1777 });
+	chmodSync(tmp, 0o1777);
 	const report = path.join(base, `run-${i}.json`);
 	const startersBefore = new Set(startersRuns());
 	const started = performance.now();
@@ -110,7 +114,10 @@ async function oneRun(i: number, base: string): Promise<{ result: RunResult; sta
 			// gone meanwhile
 		}
 	}
-	const left = leftovers(tmp);
+	// tsx keeps its compile cache in TMPDIR (tsx-<uid>/): a cache by design, not a leftover
+	const all_ = leftovers(tmp);
+	const cache = all_.filter((f) => /^tsx-\d+/.test(f));
+	const left = all_.filter((f) => !/^tsx-\d+/.test(f));
 	const statuses = new Map<string, string>();
 	try {
 		const json = JSON.parse(readFileSync(report, 'utf8')) as { testResults: { name: string; assertionResults: { fullName: string; status: string }[] }[] };
@@ -135,6 +142,7 @@ async function oneRun(i: number, base: string): Promise<{ result: RunResult; sta
 		failedTests: [...statuses].filter(([, s]) => s === 'failed').map(([k]) => k),
 		survivors,
 		leftovers: left,
+		cacheFiles: cache.length,
 		starterTreesLeft: startersRuns().filter((r) => !startersBefore.has(r)),
 		figures: out.split('\n').filter((l) => l.startsWith('[reliability] ')),
 	};
@@ -144,6 +152,7 @@ async function oneRun(i: number, base: string): Promise<{ result: RunResult; sta
 
 async function main(): Promise<void> {
 	const base = mkdtempSync(path.join(os.tmpdir(), 'lab-ten-runs-'));
+	chmodSync(base, 0o755);
 	const results: RunResult[] = [];
 	const history = new Map<string, string[]>();
 	for (let i = 1; i <= RUNS; i++) {
@@ -152,7 +161,10 @@ async function main(): Promise<void> {
 		results.push(result);
 		for (const [k, s] of statuses) history.set(k, [...(history.get(k) ?? Array(i - 1).fill('absent')), s]);
 		for (const [k, h] of history) if (h.length < i) h.push('absent');
-		process.stderr.write(`[ten-runs] run ${i}: exit ${result.exitCode}, ${result.seconds} s, ${result.passed} passed, ${result.failed} failed, ${result.survivors.length} processes left, ${result.leftovers.length} files left\n`);
+		process.stderr.write(`[ten-runs] run ${i}: exit ${result.exitCode}, ${result.seconds} s, ${result.passed} passed, ${result.failed} failed, ${result.survivors.length} processes left, ${result.leftovers.length} files left (and ${result.cacheFiles} of tsx's cache)\n`);
+		for (const f of result.failedTests) process.stderr.write(`[ten-runs]   failed: ${f}\n`);
+		for (const s of result.survivors) process.stderr.write(`[ten-runs]   process left: ${s.pid} ${s.cmd}\n`);
+		for (const f of result.leftovers.filter((l) => !l.includes('/')).concat(result.leftovers.filter((l) => l.includes('/')).slice(0, 10))) process.stderr.write(`[ten-runs]   left: ${f}\n`);
 	}
 	const flaky = [...history].filter(([, h]) => new Set(h.filter((s) => s === 'passed' || s === 'failed')).size > 1).map(([k, h]) => ({ test: k, outcomes: h }));
 	const alwaysFailing = [...history].filter(([, h]) => h.every((s) => s === 'failed')).map(([k]) => k);
