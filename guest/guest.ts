@@ -129,6 +129,7 @@ export function exposedFolders(): string[] {
 	return outermost;
 }
 const CONSOLE_HEAD_BYTES = 1 << 20;
+const KVM_FAILURE = /KVM internal error|kvm_buf_set_msrs: Assertion/;
 const CONSOLE_TAIL_BYTES = 4 << 20;
 
 export class Guest {
@@ -276,6 +277,8 @@ export class Guest {
 			const text = d.toString('latin1');
 			this.recordConsole(text);
 			this.options.onConsole?.(text);
+			// QEMU's KVM fails without exiting (the guest just stops): end it now, not at a time limit
+			if (KVM_FAILURE.test(text)) this.proc.kill('SIGKILL');
 		};
 		this.proc.stdout?.on('data', onOutput);
 		this.proc.stderr?.on('data', onOutput);
@@ -309,6 +312,9 @@ export class Guest {
 	}
 
 	private died(what: string): GuestDied {
+		if (KVM_FAILURE.test(this.console)) {
+			what += `: KVM does not work on this machine${process.env.LAB_ACCEL === 'kvm' ? ' (LAB_ACCEL=kvm forces it; unset LAB_ACCEL to use TCG)' : ''}`;
+		}
 		const events = this.events();
 		const panic = events.find((e) => e.kind === 'panic');
 		const summary = events.length ? `\nKernel events: ${describeEvents(events)}` : '';
