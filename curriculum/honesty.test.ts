@@ -33,6 +33,8 @@ beforeAll(() => {
 	writeFileSync(path.join(copy, 'specs', '01-userspace', 'edited-1.2.spec.ts'), spec('1.2', 'userspace/busyloop/busyloop.c', '\t(undefined as unknown as { run(): void }).run();'));
 	const runHello = "\tconst guest = await vm.guest();\n\tconst hello = await guest.prepareProgram('hello', { static: true });\n\texpect((await guest.run(hello.path)).stdout).toBe('Hello world.\\n');";
 	writeFileSync(path.join(copy, 'specs', '01-userspace', 'edited-9.2.spec.ts'), spec('9.2', 'userspace/hello/hello.c', runHello, ", requires: ['1.1']"));
+	// fails on its starter by an assertion, but just the same on the solution: it proves nothing
+	writeFileSync(path.join(copy, 'specs', '01-userspace', 'edited-1.3.spec.ts'), spec('1.3', 'userspace/nullderef/nullderef.c', "\texpect('the environment').toBe('working');"));
 	writeFileSync(path.join(copy, 'specs', '01-userspace', 'edited-9.1.spec.ts'), spec('9.1', 'userspace/hello/hello.c', '\texpect(1).toBe(2);', ", requires: ['0.9']"));
 	// the specs only: the copy's self-tests include this very file
 	run = runIn(copy, 'vitest', ['run', '--maxWorkers=1', 'specs/']);
@@ -43,8 +45,8 @@ describe('the honesty check', () => {
 		expect(run.status, run.output).toBe(1);
 	});
 
-	test('counts the two honest lesson tests of five: 1.1, and 9.2 that checks the work of 1.1 it requires', () => {
-		expect(run.output).toContain("Honesty check: 2 of 5 lesson tests fail on their own starter for the lesson's reason.");
+	test('counts the two honest lesson tests of six: 1.1, and 9.2 that checks the work of 1.1 it requires', () => {
+		expect(run.output).toContain("Honesty check: 2 of 6 lesson tests fail on their own starter for the lesson's reason, and pass on the solution.");
 		expect(run.output).toMatch(/^ {2}✓ 1\.1 Hello world from a user-space C program: assertion: expected '' to be 'Hello world\.\\n'/m);
 		expect(run.output).toMatch(/^ {2}✓ 9\.2 Edited 9\.2: assertion: expected '' to be 'Hello world\.\\n'/m);
 	});
@@ -55,6 +57,10 @@ describe('the honesty check', () => {
 
 	test('names a spec that breaks outside the lesson (a TypeError is not an assertion)', () => {
 		expect(run.output).toMatch(/^ {2}✗ 1\.2 Edited 1\.2 \(specs\/01-userspace\/edited-1\.2\.spec\.ts\): lesson 1\.2 fails on its starter for a reason outside the lesson \(TypeError\)/m);
+	});
+
+	test('does not count a starter failure when the solution failed too in the same run', () => {
+		expect(run.output).toMatch(/^ {2}✗ 1\.3 Edited 1\.3: fails on its starter, but failed on the solution too in this run: that proves nothing$/m);
 	});
 
 	test('names a lesson with no student region', () => {

@@ -19,6 +19,11 @@ export interface HonestyFindings {
 	unknownRequires: { check: string; requires: string }[];
 	/** Lessons whose starter does not even build: allowed, but the student meets a compiler error first. */
 	unbuildable: string[];
+	/**
+	 * Starter-track tests that failed "for the lesson's reason" while the same test failed on the
+	 * solutions in this run: the failure may come from the environment, so it proves nothing.
+	 */
+	unproven: CheckResult[];
 	/** The starter track's lesson tests. */
 	starters: CheckResult[];
 }
@@ -30,8 +35,11 @@ export function honestyFindings(root: string, lessons: CheckResult[], starters: 
 				.regions.filter((r) => !ids.has(r.lesson))
 				.map((r) => `${r.file}:${r.begin} TODO(${r.lesson})`)
 		: [];
+	// only where the solution ran too: a run of the starters alone has nothing to compare
+	const unsolved = new Set(lessons.filter((c) => c.state === 'failed').map((c) => `${c.spec}\0${c.name}`));
 	return {
 		dishonest: starters.filter((c) => c.state === 'failed'),
+		unproven: starters.filter((c) => c.state !== 'failed' && unsolved.has(`${c.spec}\0${c.name}`)),
 		orphanRegions,
 		unknownRequires: complete ? unknownRequires(lessons) : [],
 		unbuildable: [...new Set(starters.filter((c) => c.starter?.kind === 'build').map((c) => c.meta.id))].sort(compareLessonIds),
@@ -40,9 +48,11 @@ export function honestyFindings(root: string, lessons: CheckResult[], starters: 
 }
 
 export function honestyText(f: HonestyFindings, complete: boolean): string {
-	const out = ['', `Honesty check: ${f.starters.length - f.dishonest.length} of ${f.starters.length} lesson tests fail on their own starter for the lesson's reason.`];
+	const proven = f.starters.length - f.dishonest.length - f.unproven.length;
+	const out = ['', `Honesty check: ${proven} of ${f.starters.length} lesson tests fail on their own starter for the lesson's reason, and pass on the solution.`];
 	for (const c of f.starters) {
-		if (c.starter) out.push(`  ✓ ${c.name}: ${c.starter.kind}: ${c.starter.message}`);
+		if (f.unproven.includes(c)) out.push(`  ✗ ${c.name}: fails on its starter, but failed on the solution too in this run: that proves nothing`);
+		else if (c.starter) out.push(`  ✓ ${c.name}: ${c.starter.kind}: ${c.starter.message}`);
 		else if (c.state === 'failed') out.push(`  ✗ ${c.name} (${c.spec}): ${(c.failure?.message ?? c.error ?? '').split('\n')[0]}`);
 	}
 	for (const r of f.orphanRegions) out.push(`  ✗ ${r}: a student region that no spec checks (no lesson ${r.replace(/.*TODO\((.*)\)$/, '$1')})`);
@@ -70,6 +80,6 @@ export default class HonestyReporter implements Reporter {
 		const complete = !this.vitest.config.testNamePattern && !this.vitest.config.shard && testFiles.every((f) => ranFiles.has(path.resolve(f)));
 		const findings = honestyFindings(root, checksOf(modules, root, 'lessons'), checksOf(modules, root, STARTERS_PROJECT), complete);
 		process.stdout.write(`${honestyText(findings, complete)}\n`);
-		if (findings.orphanRegions.length || findings.unknownRequires.length) process.exitCode = 1;
+		if (findings.orphanRegions.length || findings.unknownRequires.length || findings.unproven.length) process.exitCode = 1;
 	}
 }
