@@ -16,6 +16,7 @@ import { LabGuest } from '../guest/lab-guest.js';
 import { cachePath, progress } from '../guest/paths.js';
 import { MODULE, decisionsIn, loadExecgate, prepareFixture, setParam, startDaemon, startDevrelay, startRelay } from '../specs/04-lsm/support.js';
 import { type Figure, type Recorder, formatValue } from './figures.js';
+import { saveSnapshot } from './image.js';
 import { buildExecloop, buildExitWith } from './programs.js';
 
 const EXEC = 'exec';
@@ -37,6 +38,7 @@ const SIZES = [
 ] as const;
 type Size = (typeof SIZES)[number];
 const LOOPS = [1, 2, 8] as const;
+const GUEST_MEMORY_MIB = 512;
 /** Execs per throughput run, whatever the number of loops. */
 const THROUGHPUT_EXECS = 240;
 
@@ -141,8 +143,13 @@ async function firstSeen(rec: Recorder, guest: LabGuest, o: FirstSeen): Promise<
 	for (let run = 0; run < o.runs; run++) {
 		const paths = await freshCopies(guest, o.size, o.route, run);
 		const from = o.deciderOutput ? decisionsIn(o.deciderOutput()).length : 0;
-		samples.push(wrong.add(await execloop(guest, paths.join(' ')), o.name).medianMs);
+		const result = wrong.add(await execloop(guest, paths.join(' ')), o.name);
+		samples.push(result.medianMs);
 		decisionMs.push(...decisionTimes(o.deciderOutput, from, paths));
+		if (result.wrong && o.deciderOutput) {
+			// why: the decider's own lines for these copies (a timeout, clamd's error...)
+			for (const d of decisionsIn(o.deciderOutput()).slice(from)) if (paths.some((p) => d.path === JSON.stringify(p))) progress(`${o.name}: ${d.line}`);
+		}
 		await guest.run(`rm -rf ${FRESH}`);
 	}
 	return rec.record(EXEC, o.name, 'ms', samples, [`${o.size.copies} new copies per run`, o.note, medianNote(decisionMs), wrong.note()].filter(Boolean).join('; '));
@@ -239,10 +246,13 @@ async function relayThroughput(
 
 const loopsLabel = (loops: number) => `${loops} loop${loops > 1 ? 's' : ''}`;
 
-export async function execFigures(rec: Recorder, image: GuestImage, snapshot: string, runs: number): Promise<void> {
+export async function execFigures(rec: Recorder, image: GuestImage, scratch: string, runs: number): Promise<void> {
 	const programs = await buildBenchPrograms();
 	const database = await benchDatabase(programs.refused);
-	const guest = await LabGuest.start(image, { incoming: snapshot });
+	// restored like a lesson's guest, with room for node, clamd, the 10 MiB copies on tmpfs and
+	// clamd's copy of each stream: in 256 MiB the page cache thrashes and a scan can take 20 s
+	const snapshot = await saveSnapshot(image, scratch, GUEST_MEMORY_MIB);
+	const guest = await LabGuest.start(image, { incoming: snapshot, memoryMiB: GUEST_MEMORY_MIB });
 	let clamd: GuestClamd | undefined;
 	try {
 		await guest.afterRestore();

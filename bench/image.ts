@@ -19,10 +19,10 @@ export async function benchImage(): Promise<BenchImage> {
 	return { image: { ...base, accel: await chooseAccel(base) }, bzImage: kernel.bzImage };
 }
 
-/** Boot a default guest and save its state into `dir`; returns the state file. */
-export async function saveSnapshot(image: GuestImage, dir: string): Promise<string> {
-	const file = path.join(dir, 'default.state');
-	const guest = await Guest.start(image);
+/** Boot a guest (default memory unless `memoryMiB`) and save its state into `dir`; returns the state file. */
+export async function saveSnapshot(image: GuestImage, dir: string, memoryMiB?: number): Promise<string> {
+	const file = path.join(dir, `${memoryMiB ?? 'default'}.state`);
+	const guest = await Guest.start(image, { memoryMiB });
 	try {
 		await guest.saveState(file);
 	} finally {

@@ -49,7 +49,7 @@ try {
 	const measureGroup: Record<Group, () => Promise<void>> = {
 		guest: () => guestFigures(rec, image, bzImage, snapshot, runs),
 		suite: () => suiteFigures(rec, suiteRunCount),
-		exec: () => execFigures(rec, image, snapshot, runs),
+		exec: () => execFigures(rec, image, dir, runs),
 		clamd: () => clamdFigures(rec, runs),
 	};
 	for (const group of groups) {
