@@ -81,12 +81,6 @@ export async function kernelKb(guest: LabGuest): Promise<number> {
 	return Number(r.stdout.trim());
 }
 
-/** Open files in the whole system (the first field of /proc/sys/fs/file-nr). */
-export async function openFiles(guest: LabGuest): Promise<number> {
-	const r = await guest.run('cut -f1 /proc/sys/fs/file-nr');
-	return Number(r.stdout.trim());
-}
-
 /** Fields "key=value" of the last line of `output` that starts with `prefix`. */
 export function fieldsOf(output: string, prefix: string): Record<string, string> | undefined {
 	const line = output
