@@ -3,7 +3,7 @@
 // that crashes the kernel fails with the evidence instead of a bare timeout.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -458,7 +458,7 @@ export class Guest {
 	/** Copy a host file into the guest, keeping its executable bit. */
 	async upload(hostPath: string, guestPath: string): Promise<void> {
 		const data = readFileSync(hostPath);
-		const exec = (await import('node:fs')).statSync(hostPath).mode & 0o111;
+		const exec = statSync(hostPath).mode & 0o111;
 		await this.put(guestPath, data, exec ? 0o755 : 0o644);
 	}
 
