@@ -1,6 +1,7 @@
 // The clamd client against Debian's real clamd on the host, with the project's own database:
 // every reply kind, stream framing, sessions, time limits and the connection limit.
-import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -23,7 +24,7 @@ beforeAll(async () => {
 	work = mkdtempSync(path.join(os.tmpdir(), 'lab-client-'));
 	chmodSync(work, 0o755); // a clamd running as nobody reads the database and samples here
 	db = path.join(work, 'db');
-	(await import('node:fs')).mkdirSync(db, { mode: 0o755 });
+	mkdirSync(db, { mode: 0o755 });
 	copyFileSync(path.join(signaturesDir(), 'lab.hdb'), path.join(db, 'lab.hdb'));
 	eicar = path.join(work, 'eicar.com');
 	writeEicar(eicar);
@@ -54,7 +55,7 @@ describe('single commands', () => {
 
 	test('SCAN of a directory reports what it finds inside', async () => {
 		const dir = path.join(work, 'dir');
-		(await import('node:fs')).mkdirSync(dir);
+		mkdirSync(dir);
 		copyFileSync(clean, path.join(dir, 'a.txt'));
 		expect(await client.scan(dir)).toEqual({ verdict: 'clean' });
 		copyFileSync(eicar, path.join(dir, 'b.com'));
@@ -237,7 +238,6 @@ describe('limits', () => {
 describe('a clamd that floods', () => {
 	// a fault injector, not a stand-in for clamd: it answers every connection with an endless line
 	test('a reply that never ends is refused once it passes MAX_REPLY_BYTES, in a session and alone', async () => {
-		const net = await import('node:net');
 		const socket = path.join(work, 'flood.sock');
 		const flood = Buffer.alloc(64 * 1024, 'x');
 		const server = net.createServer((c) => {

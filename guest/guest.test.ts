@@ -1,7 +1,7 @@
 // Self-tests of the guest fixture against a real guest: the agent's protocol, time limits,
 // crash reporting, and that no QEMU outlives its owner.
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, inject, test } from 'vitest';
@@ -61,7 +61,6 @@ describe('the guest agent', () => {
 			const data = randomBytes(1 << 20);
 			await g.put('/tmp/blob', data, 0o600);
 			const r = await g.run('md5sum /tmp/blob; stat -c %a /tmp/blob');
-			const { createHash } = await import('node:crypto');
 			expect(r.stdout).toBe(`${createHash('md5').update(data).digest('hex')}  /tmp/blob\n600\n`);
 			const big = await g.run('head -c 1048576 /dev/zero | tr "\\0" x');
 			expect(big.stdout.length).toBe(1 << 20);
