@@ -54,9 +54,12 @@ lesson(
 					stderr: expect.stringMatching(/Operation not permitted/),
 				});
 			}
-			const decision = decisionsIn(relay.output())
-				.slice(seen)
-				.find((d) => d.path === JSON.stringify(c.file));
+			// exec-fanotify logs its decision after it answers the kernel: the exec may return first
+			const logged = async () =>
+				decisionsIn(relay.output())
+					.slice(seen)
+					.find((d) => d.path === JSON.stringify(c.file));
+			const decision = await guest.waitUntil(`exec-fanotify's decision about ${c.file}`, logged, 10_000).catch(() => undefined);
 			expect(decision, `exec-fanotify should log its decision about ${c.file}:\n${relay.output().slice(-2000)}`).toMatchObject({
 				answer: c.allow ? 'allow' : 'deny',
 				verdict: c.allow ? 'clean' : 'found',
