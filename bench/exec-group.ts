@@ -11,7 +11,7 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startClamdInGuest, type GuestClamd } from '../clamav/daemon.js';
 import { baseDatabase, databaseOf, hdbLine } from '../clamav/samples.js';
-import type { GuestImage } from '../guest/guest.js';
+import type { GuestImage, Running } from '../guest/guest.js';
 import { LabGuest } from '../guest/lab-guest.js';
 import { cachePath, progress } from '../guest/paths.js';
 import { MODULE, decisionsIn, loadExecgate, prepareFixture, setParam, startDaemon, startDevrelay, startRelay } from '../specs/04-lsm/support.js';
@@ -125,34 +125,73 @@ async function perExec(rec: Recorder, guest: LabGuest, o: PerExec): Promise<Figu
 	return rec.record(EXEC, o.name, 'ms', samples, [`each run the median of ${o.execs}`, o.note, medianNote(decisionMs), wrong.note()].filter(Boolean).join('; '));
 }
 
-interface FirstSeen {
-	name: string;
-	runs: number;
-	size: Size;
-	/** Names the copies apart from other routes'. */
-	route: string;
-	deciderOutput?: DeciderOutput;
-	note?: string;
-}
+/**
+ * Execs of programs never seen before, one figure: each run makes new copies and executes each
+ * once. Runs are taken one at a time, so several series can alternate run by run.
+ */
+class FirstSeenSeries {
+	private readonly wrong = new WrongCount();
+	private readonly samples: number[] = [];
+	private readonly decisionMs: number[] = [];
 
-/** Exec programs never seen before: new copies each run, each executed once. */
-async function firstSeen(rec: Recorder, guest: LabGuest, o: FirstSeen): Promise<Figure> {
-	const wrong = new WrongCount();
-	const samples: number[] = [];
-	const decisionMs: number[] = [];
-	for (let run = 0; run < o.runs; run++) {
-		const paths = await freshCopies(guest, o.size, o.route, run);
-		const from = o.deciderOutput ? decisionsIn(o.deciderOutput()).length : 0;
-		const result = wrong.add(await execloop(guest, paths.join(' ')), o.name);
-		samples.push(result.medianMs);
-		decisionMs.push(...decisionTimes(o.deciderOutput, from, paths));
-		if (result.wrong && o.deciderOutput) {
+	constructor(
+		readonly name: string,
+		readonly size: Size,
+		/** Names the copies apart from other series'. */
+		readonly tag: string,
+		readonly note?: string,
+	) {}
+
+	async run(guest: LabGuest, run: number, deciderOutput?: DeciderOutput): Promise<void> {
+		const paths = await freshCopies(guest, this.size, this.tag, run);
+		const from = deciderOutput ? decisionsIn(deciderOutput()).length : 0;
+		const result = this.wrong.add(await execloop(guest, paths.join(' ')), this.name);
+		this.samples.push(result.medianMs);
+		this.decisionMs.push(...decisionTimes(deciderOutput, from, paths));
+		if (result.wrong && deciderOutput) {
 			// why: the decider's own lines for these copies (a timeout, clamd's error...)
-			for (const d of decisionsIn(o.deciderOutput()).slice(from)) if (paths.some((p) => d.path === JSON.stringify(p))) progress(`${o.name}: ${d.line}`);
+			for (const d of decisionsIn(deciderOutput()).slice(from)) if (paths.some((p) => d.path === JSON.stringify(p))) progress(`${this.name}: ${d.line}`);
 		}
 		await guest.run(`rm -rf ${FRESH}`);
 	}
-	return rec.record(EXEC, o.name, 'ms', samples, [`${o.size.copies} new copies per run`, o.note, medianNote(decisionMs), wrong.note()].filter(Boolean).join('; '));
+
+	record(rec: Recorder): Figure {
+		return rec.record(EXEC, this.name, 'ms', this.samples, [`${this.size.copies} new copies per run`, this.note, medianNote(this.decisionMs), this.wrong.note()].filter(Boolean).join('; '));
+	}
+}
+
+/** One way an exec reaches clamd, switched on for a run and off after it. */
+interface Route {
+	tag: string;
+	label: string;
+	note: string;
+	/** Make this route the one that decides; returns its log. */
+	enter(): Promise<DeciderOutput>;
+	leave(): Promise<void>;
+}
+
+/**
+ * First-seen execs through each route, the routes taking turns run by run: on a shared machine
+ * the load changes from minute to minute, and a comparison of routes measured minutes apart
+ * would measure that instead.
+ */
+async function firstSeenByRoute(rec: Recorder, guest: LabGuest, routes: Route[], runs: number): Promise<Map<string, Figure>> {
+	const figures = new Map<string, Figure>();
+	for (const size of SIZES) {
+		const series = routes.map((r) => new FirstSeenSeries(`${r.label}, first seen (${size.label})`, size, r.tag, r.note));
+		for (let run = 0; run < runs; run++) {
+			for (const [i, route] of routes.entries()) {
+				const output = await route.enter();
+				try {
+					await series[i]!.run(guest, run, output);
+				} finally {
+					await route.leave();
+				}
+			}
+		}
+		for (const [i, route] of routes.entries()) figures.set(`${route.tag}/${size.tag}`, series[i]!.record(rec));
+	}
+	return figures;
 }
 
 /** The bench's programs, built on the host. */
@@ -276,7 +315,9 @@ export async function execFigures(rec: Recorder, image: GuestImage, scratch: str
 
 		// --- bare: no module, no relay ---
 		const bare = await perExec(rec, guest, { name: 'bare exec, same program', runs, program: exitWith, execs: SAME_PROGRAM_EXECS, note: `${sizeNote}; one exec is fork + execve + waitpid` });
-		const bareFresh = await firstSeen(rec, guest, { name: 'bare exec, never-run copy (small)', runs, size: SIZES[0], route: 'bare', note: 'under TCG the new code pages are translated again' });
+		const bareFreshSeries = new FirstSeenSeries('bare exec, never-run copy (small)', SIZES[0], 'bare', 'under TCG the new code pages are translated again');
+		for (let run = 0; run < runs; run++) await bareFreshSeries.run(guest, run);
+		const bareFresh = bareFreshSeries.record(rec);
 		const bareGlibc = await perExec(rec, guest, { name: 'bare exec, static glibc program', runs, program: glibc, execs: GLIBC_EXECS, note: 'fixtures/lsm/hello-exec, static glibc, ~770 KB' });
 		const bareLoops = new Map<number, Figure>();
 		for (const loops of LOOPS) {
@@ -311,23 +352,46 @@ export async function execFigures(rec: Recorder, image: GuestImage, scratch: str
 
 		await relayThroughput(rec, guest, relay.output, { exitWith, refused }, bareLoops, runs);
 
-		const relayFresh = new Map<string, Figure>();
-		for (const size of SIZES) {
-			relayFresh.set(
-				size.tag,
-				await firstSeen(rec, guest, { name: `module + relay + clamd, first seen (${size.label})`, runs, size, route: 'relay', deciderOutput: relay.output, note: "SCAN by path in the relay's IDSESSION" }),
-			);
-		}
-		// lesson 4.8's setting: the relay gets the opened file and streams it, as fanotify hands clamd its descriptor
-		await setParam(guest, 'pass_fd', 1);
-		const relayFdFresh = new Map<string, Figure>();
-		for (const size of SIZES) {
-			relayFdFresh.set(
-				size.tag,
-				await firstSeen(rec, guest, { name: `module + relay + clamd, first seen, pass_fd=1 (${size.label})`, runs, size, route: 'relay-fd', deciderOutput: relay.output, note: 'INSTREAM of the handed descriptor' }),
-			);
-		}
-		await setParam(guest, 'pass_fd', 0);
+		// first seen: the relay by path, the relay with pass_fd=1 (lesson 4.8: it streams the handed
+		// descriptor), and exec-fanotify (lesson 4.7: clamd gets the descriptor), taking turns. For
+		// fanotify's turn the module stays loaded with ask=0: its hook only logs. The console is quiet
+		// for all three, so that log line costs next to nothing.
+		const fanotifyProgram = await guest.prepareProgram('exec-fanotify', { static: true });
+		const clamdSocket = clamd.socket;
+		const routes: Route[] = [
+			{ tag: 'relay', label: 'module + relay + clamd', note: "SCAN by path in the relay's IDSESSION", enter: async () => relay.output, leave: async () => {} },
+			{
+				tag: 'relay-fd',
+				label: 'module + relay + clamd, pass_fd=1',
+				note: 'INSTREAM of the handed descriptor',
+				enter: async () => {
+					await setParam(guest, 'pass_fd', 1);
+					return relay.output;
+				},
+				leave: () => setParam(guest, 'pass_fd', 0),
+			},
+			(() => {
+				let running: Running | undefined;
+				return {
+					tag: 'fanotify',
+					label: 'fanotify + clamd',
+					note: 'FILDES on a new connection; execgate loaded with ask=0',
+					enter: async () => {
+						await setParam(guest, 'ask', 0);
+						running = await startDaemon(guest, `${fanotifyProgram.path} --clamd ${clamdSocket} --timeout-ms 20000 / /tmp`, /^exec-fanotify: ready /m, 'exec-fanotify to watch the mounts');
+						return running.output;
+					},
+					leave: async () => {
+						running?.kill(15);
+						await running?.result.catch(() => {});
+						await setParam(guest, 'ask', 1);
+					},
+				};
+			})(),
+		];
+		const fresh = await quietConsole(guest, () => firstSeenByRoute(rec, guest, routes, runs));
+		const firstSeenFigure = (route: string, size: Size) => fresh.get(`${route}/${size.tag}`)!;
+
 		// back to fail-open first: with fail_closed=1 and no relay not even the agent's shell could start
 		await setParam(guest, 'fail_closed', 0);
 		relay.kill(15);
@@ -336,17 +400,9 @@ export async function execFigures(rec: Recorder, image: GuestImage, scratch: str
 		const rmmod = await guest.rmmod(MODULE);
 		if (rmmod.status !== 0) throw new Error(`rmmod ${MODULE} (status ${rmmod.status}): ${rmmod.output}`);
 
-		// --- the fanotify route of lesson 4.7: no module, FAN_OPEN_EXEC_PERM, clamd by descriptor ---
-		const fanotifyProgram = await guest.prepareProgram('exec-fanotify', { static: true });
+		// --- the fanotify route of lesson 4.7 alone: no module, FAN_OPEN_EXEC_PERM, clamd by descriptor ---
 		const fanotify = await startDaemon(guest, `${fanotifyProgram.path} --clamd ${clamd.socket} --timeout-ms 20000 / /tmp`, /^exec-fanotify: ready /m, 'exec-fanotify to watch the mounts');
-		const fanSame = await perExec(rec, guest, { name: 'fanotify + clamd, same program', runs, program: exitWith, execs: FANOTIFY_EXECS, deciderOutput: fanotify.output, note: 'the route has no cache of its own: clamd hashes the file and answers from its cache' });
-		const fanFresh = new Map<string, Figure>();
-		for (const size of SIZES) {
-			fanFresh.set(
-				size.tag,
-				await firstSeen(rec, guest, { name: `fanotify + clamd, first seen (${size.label})`, runs, size, route: 'fanotify', deciderOutput: fanotify.output, note: 'FILDES on a new connection' }),
-			);
-		}
+		const fanSame = await perExec(rec, guest, { name: 'fanotify + clamd, same program', runs, program: exitWith, execs: FANOTIFY_EXECS, deciderOutput: fanotify.output, note: 'no module; the route has no cache of its own: clamd hashes the file and answers from its cache' });
 		fanotify.kill(15);
 		await fanotify.result.catch(() => {});
 
@@ -359,12 +415,12 @@ export async function execFigures(rec: Recorder, image: GuestImage, scratch: str
 		rec.ratio(EXEC, 'cached verdict / bare', cached, bare);
 		rec.ratio(EXEC, 'cached verdict, quiet console / bare', cachedQuiet, bare);
 		rec.ratio(EXEC, 'cached verdict / bare, static glibc program', cachedGlibc, bareGlibc);
-		for (const size of SIZES) rec.ratio(EXEC, `relay first seen / bare (${size.label})`, relayFresh.get(size.tag)!, bare);
-		rec.ratio(EXEC, 'relay first seen / bare never-run copy (small)', relayFresh.get('small')!, bareFresh);
+		for (const size of SIZES) rec.ratio(EXEC, `relay first seen / bare (${size.label})`, firstSeenFigure('relay', size), bare);
+		rec.ratio(EXEC, 'relay first seen / bare never-run copy (small)', firstSeenFigure('relay', SIZES[0]), bareFresh);
 		rec.ratio(EXEC, 'fanotify same program / bare', fanSame, bare);
-		for (const size of SIZES) rec.ratio(EXEC, `fanotify first seen / bare (${size.label})`, fanFresh.get(size.tag)!, bare);
-		for (const size of SIZES) rec.ratio(EXEC, `relay first seen / fanotify first seen (${size.label})`, relayFresh.get(size.tag)!, fanFresh.get(size.tag)!);
-		for (const size of SIZES) rec.ratio(EXEC, `relay first seen, pass_fd=1 / fanotify first seen (${size.label})`, relayFdFresh.get(size.tag)!, fanFresh.get(size.tag)!);
+		for (const size of SIZES) rec.ratio(EXEC, `fanotify first seen / bare (${size.label})`, firstSeenFigure('fanotify', size), bare);
+		for (const size of SIZES) rec.ratio(EXEC, `relay first seen / fanotify first seen (${size.label})`, firstSeenFigure('relay', size), firstSeenFigure('fanotify', size));
+		for (const size of SIZES) rec.ratio(EXEC, `relay first seen, pass_fd=1 / fanotify first seen (${size.label})`, firstSeenFigure('relay-fd', size), firstSeenFigure('fanotify', size));
 		rec.ratio(EXEC, 'bare at the end / bare at the start', bareEnd, bare);
 	} finally {
 		await clamd?.stop().catch(() => {});
