@@ -160,7 +160,7 @@ async function main(): Promise<void> {
 		const { result, statuses } = await oneRun(i, base);
 		results.push(result);
 		for (const [k, s] of statuses) history.set(k, [...(history.get(k) ?? Array(i - 1).fill('absent')), s]);
-		for (const [k, h] of history) if (h.length < i) h.push('absent');
+		for (const h of history.values()) if (h.length < i) h.push('absent');
 		process.stderr.write(`[ten-runs] run ${i}: exit ${result.exitCode}, ${result.seconds} s, ${result.passed} passed, ${result.failed} failed, ${result.survivors.length} processes left, ${result.leftovers.length} files left (and ${result.cacheFiles} of tsx's cache)\n`);
 		for (const f of result.failedTests) process.stderr.write(`[ten-runs]   failed: ${f}\n`);
 		for (const s of result.survivors) process.stderr.write(`[ten-runs]   process left: ${s.pid} ${s.cmd}\n`);
