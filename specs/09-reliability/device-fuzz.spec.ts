@@ -35,7 +35,8 @@ describe.skipIf(skipReason)('/dev/execgate under hostile input', () => {
 			for (const name of ['clean', 'deny-me']) await prepareFixture(guest, 'hello-exec', `${FZ}/${name}`);
 			const kbBefore = await kernelKb(guest);
 
-			const seed = Date.now() % 1_000_000_007;
+			// LAB_FUZZ_SEED=<seed> repeats a run's sequence of bad inputs
+			const seed = Number(process.env.LAB_FUZZ_SEED) || Date.now() % 1_000_000_007;
 			const relay = await startDaemon(guest, `${fuzzer.path} fuzz 600 ${seed} deny-me`, /^ready$/m, 'the fuzzer to open the device');
 			const loop = (tag: string) =>
 				guest.run(
@@ -53,7 +54,7 @@ describe.skipIf(skipReason)('/dev/execgate under hostile input', () => {
 			const summary = fieldsOf(done.stdout, 'fuzz');
 			const mismatches = done.stdout.split('\n').filter((l) => l.startsWith('mismatch '));
 
-			expect(mismatches, `every bad input gets the protocol's error (seed ${seed}; rerun with it to repeat):\n${mismatches.join('\n')}`).toEqual([]);
+			expect(mismatches, `every bad input gets the protocol's error (seed ${seed}; LAB_FUZZ_SEED=${seed} repeats it):\n${mismatches.join('\n')}`).toEqual([]);
 			expect(summary, `the fuzzer's summary:\n${done.output.slice(-3000)}`).toBeDefined();
 			for (const r of [byPath, byFd]) {
 				const f = fieldsOf(r.stdout, r.stdout.split(' ')[0]);
