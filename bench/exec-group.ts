@@ -14,7 +14,7 @@ import { baseDatabase, databaseOf, hdbLine } from '../clamav/samples.js';
 import type { GuestImage, Running } from '../guest/guest.js';
 import { LabGuest } from '../guest/lab-guest.js';
 import { cachePath, progress } from '../guest/paths.js';
-import { MODULE, decisionsIn, loadExecgate, prepareFixture, setParam, startDaemon, startDevrelay, startRelay } from '../specs/04-lsm/support.js';
+import { MODULE, decisionsIn, loadExecgate, prepareFixture, setParam, startDevrelay, startRelay } from '../specs/04-lsm/support.js';
 import { type Figure, type Recorder, formatValue } from './figures.js';
 import { saveSnapshot } from './image.js';
 import { buildExecloop, buildExitWith } from './programs.js';
@@ -378,7 +378,7 @@ export async function execFigures(rec: Recorder, image: GuestImage, scratch: str
 					note: 'FILDES on a new connection; execgate loaded with ask=0',
 					enter: async () => {
 						await setParam(guest, 'ask', 0);
-						running = await startDaemon(guest, `${fanotifyProgram.path} --clamd ${clamdSocket} --timeout-ms 20000 / /tmp`, /^exec-fanotify: ready /m, 'exec-fanotify to watch the mounts');
+						running = await guest.startDaemon(`${fanotifyProgram.path} --clamd ${clamdSocket} --timeout-ms 20000 / /tmp`, /^exec-fanotify: ready /m, 'exec-fanotify to watch the mounts');
 						return running.output;
 					},
 					leave: async () => {
@@ -401,7 +401,7 @@ export async function execFigures(rec: Recorder, image: GuestImage, scratch: str
 		if (rmmod.status !== 0) throw new Error(`rmmod ${MODULE} (status ${rmmod.status}): ${rmmod.output}`);
 
 		// --- the fanotify route of lesson 4.7 alone: no module, FAN_OPEN_EXEC_PERM, clamd by descriptor ---
-		const fanotify = await startDaemon(guest, `${fanotifyProgram.path} --clamd ${clamd.socket} --timeout-ms 20000 / /tmp`, /^exec-fanotify: ready /m, 'exec-fanotify to watch the mounts');
+		const fanotify = await guest.startDaemon(`${fanotifyProgram.path} --clamd ${clamd.socket} --timeout-ms 20000 / /tmp`, /^exec-fanotify: ready /m, 'exec-fanotify to watch the mounts');
 		const fanSame = await perExec(rec, guest, { name: 'fanotify + clamd, same program', runs, program: exitWith, execs: FANOTIFY_EXECS, deciderOutput: fanotify.output, note: 'no module; the route has no cache of its own: clamd hashes the file and answers from its cache' });
 		fanotify.kill(15);
 		await fanotify.result.catch(() => {});

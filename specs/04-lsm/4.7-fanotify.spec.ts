@@ -3,7 +3,7 @@ import { startClamdInGuest } from '../../clamav/daemon.js';
 import { putEicar } from '../../clamav/eicar.js';
 import { SIGNATURES, baseDatabase, buildMarker } from '../../clamav/samples.js';
 import { lesson } from '../../guest/lesson.js';
-import { MODULE, decisionsFor, decisionsIn, prepareFixture, startDaemon, untilOutput } from './support.js';
+import { MODULE, decisionsFor, decisionsIn, prepareFixture, untilOutput } from './support.js';
 
 const DIR = '/tmp/lab';
 const show = process.env.LAB_SHOW === '1';
@@ -34,7 +34,7 @@ lesson(
 		await guest.run(`chmod +x ${DIR}/marker ${DIR}/eicar.com && cp ${DIR}/clean ${DIR}/unscanned && ln -s ${DIR}/marker ${DIR}/harmless-looking && mkfifo ${DIR}/go`);
 
 		// watch the mounts programs run from here: the host root (9p) and /tmp (tmpfs)
-		const relay = await startDaemon(guest, `${program.path} --clamd ${clamd.socket} / /tmp`, /^exec-fanotify: ready /m, 'exec-fanotify to watch the mounts');
+		const relay = await guest.startDaemon(`${program.path} --clamd ${clamd.socket} / /tmp`, /^exec-fanotify: ready /m, 'exec-fanotify to watch the mounts');
 		expect(relay.output(), 'exec-fanotify should watch / and /tmp').toMatch(/^exec-fanotify: ready clamd=\S+ mounts=2 /m);
 
 		const cases = [

@@ -76,9 +76,6 @@ export async function waitForOutput(guest: LabGuest, what: string, output: () =>
 	return guest.waitUntil(what, async () => pattern.exec(output()) ?? undefined, tcgMs);
 }
 
-/** The harness's guest.startDaemon, for callers that pass the guest. */
-export const startDaemon = (guest: LabGuest, command: string, ready: RegExp, what: string, tcgMs?: number) => guest.startDaemon(command, ready, what, tcgMs);
-
 /** Start `devrelay serve` (already uploaded) with these rules and wait until it has the device. */
 export function startDevrelay(guest: LabGuest, relay: string, rules: string): Promise<Running & { pidNumber: number }> {
 	return guest.startDaemon(`${relay} serve ${rules}`, /^ready$/m, `devrelay serve ${rules} to open ${DEVICE}`);

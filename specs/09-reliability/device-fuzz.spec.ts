@@ -12,7 +12,7 @@
 // report, no kernel memory left behind, no file reference left (the programs' tmpfs unmounts).
 import { describe, expect, test } from 'vitest';
 import { GUEST_WORKDIR } from '../../guest/lab-guest.js';
-import { DEVICE, MODULE, PARAMS, loadExecgate, prepareFixture, queriesFor, startDaemon, startDevrelay } from '../04-lsm/support.js';
+import { DEVICE, MODULE, PARAMS, loadExecgate, prepareFixture, queriesFor, startDevrelay } from '../04-lsm/support.js';
 import { expectHealthyKernel, fieldsOf, figure, kernelKb, skipReason, soakSeconds, withGuests } from './support.js';
 
 const DIR = GUEST_WORKDIR;
@@ -37,7 +37,7 @@ describe.skipIf(skipReason)('/dev/execgate under hostile input', () => {
 
 			// LAB_FUZZ_SEED=<seed> repeats a run's sequence of bad inputs
 			const seed = Number(process.env.LAB_FUZZ_SEED) || Date.now() % 1_000_000_007;
-			const relay = await startDaemon(guest, `${fuzzer.path} fuzz 600 ${seed} deny-me`, /^ready$/m, 'the fuzzer to open the device');
+			const relay = await guest.startDaemon(`${fuzzer.path} fuzz 600 ${seed} deny-me`, /^ready$/m, 'the fuzzer to open the device');
 			const loop = (tag: string) =>
 				guest.run(
 					`ok=0; den=0; wrong=0; i=0; while [ $i -lt ${ROUNDS} ]; do ` +
