@@ -367,6 +367,22 @@ static void reap(void)
 
 static void finish_exited(void)
 {
+	int any = 0;
+
+	for (int i = 0; i < MAX_CMDS; i++)
+		any |= cmds[i].pid && cmds[i].exited;
+	if (!any)
+		return;
+	/*
+	 * Output any command wrote before this exit goes out before its EXIT: a daemon's log line
+	 * about an exec it allowed must not arrive after that exec's result.
+	 */
+	for (int i = 0; i < MAX_CMDS; i++) {
+		if (!cmds[i].pid || cmds[i].exited)
+			continue;
+		pump(&cmds[i], 1);
+		pump(&cmds[i], 2);
+	}
 	for (int i = 0; i < MAX_CMDS; i++) {
 		struct cmd *c = &cmds[i];
 
