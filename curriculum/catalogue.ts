@@ -6,10 +6,16 @@ import { createVitest } from 'vitest/node';
 import { checksOf } from './results.js';
 import type { CatalogueCheck } from './workspace.js';
 
+/**
+ * The lesson specs, as a vitest file filter: collecting or watching must not import the
+ * harness's self-tests (*.test.ts), whose module-level setup would run with no test to clean up.
+ */
+export const LESSON_SPECS = ['specs/'];
+
 export async function collectCatalogue(root: string): Promise<CatalogueCheck[]> {
 	const vitest = await createVitest('test', { root, project: ['lessons'], watch: false, reporters: [] });
 	try {
-		const { testModules, unhandledErrors } = await vitest.collect();
+		const { testModules, unhandledErrors } = await vitest.collect(LESSON_SPECS);
 		const broken = testModules.flatMap((m) => m.errors().map((e) => `${path.relative(root, m.moduleId)}: ${e.message}`));
 		if (broken.length || unhandledErrors.length) {
 			throw new Error(`the specs did not load:\n${[...broken, ...unhandledErrors.map((e) => String((e as Error).message ?? e))].join('\n')}`);

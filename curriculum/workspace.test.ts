@@ -2,7 +2,7 @@
 // 1.1 failing on its starter with its evidence, the grade and badge in their formats, the hint,
 // watch mode seeing the fix and passing, the grade after it, and a spec edited to pass detected.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -11,7 +11,7 @@ import { scanExercises } from './exercises.js';
 import { badgeProblems, runnerResultProblems, type RunnerResult } from './grade.js';
 import { BADGE_FILE, GRADE_FILE } from './reporters/grade.js';
 import { type ChildRun, childEnv, linkNodeModules, runIn } from './testing.js';
-import { MANIFEST, courseFiles, exportWorkspace, isStudentWorkspace, isUntouched, readManifest, verifyWorkspace } from './workspace.js';
+import { MANIFEST, UPSTREAM_ONLY, courseFiles, exportWorkspace, isStudentWorkspace, isUntouched, readManifest, verifyWorkspace } from './workspace.js';
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'lab-workspace-'));
 const ws = path.join(scratch, 'template');
@@ -48,7 +48,7 @@ describe('the classroom template', () => {
 		expect(changesAfterExport).toBe('');
 	});
 
-	test('has starters instead of solutions, the specs and the workflow, no upstream CI, self-tests or sidecars', () => {
+	test('has starters instead of solutions, the specs and the workflow, no upstream CI, reliability track, self-tests or sidecars', () => {
 		expect(read(HELLO)).toContain('/* TODO(1.1): ');
 		expect(read(HELLO)).not.toContain('printf(');
 		expect(scanExercises(ws).regions).toEqual([]);
@@ -56,6 +56,7 @@ describe('the classroom template', () => {
 		expect(existsSync(path.join(ws, '.github/workflows/lessons.yml'))).toBe(true);
 		expect(existsSync(path.join(ws, '.ci'))).toBe(false);
 		const files = execFileSync('git', ['ls-files'], { cwd: ws, encoding: 'utf8' }).split('\n');
+		expect(files.filter((f) => UPSTREAM_ONLY.some((dir) => f.startsWith(dir))), 'the reliability track stays upstream').toEqual([]);
 		expect(files.filter((f) => f.endsWith('.test.ts') || f.endsWith('.todo'))).toEqual([]);
 	});
 
@@ -134,7 +135,11 @@ describe("the student's runs", () => {
 	});
 
 	test('watch mode runs 1.1, sees the student save the fix, and runs it again: it passes', async () => {
-		const watcher = spawn(path.join(repoRoot, 'node_modules/.bin/tsx'), ['curriculum/cli/watch.ts', '1.1'], { cwd: ws, env: childEnv(), detached: true });
+		// its own TMPDIR: what the watcher leaves there after Ctrl-C is its leftovers
+		const tmp = path.join(scratch, 'watch-tmp');
+		mkdirSync(tmp);
+		const watcher = spawn(path.join(repoRoot, 'node_modules/.bin/tsx'), ['curriculum/cli/watch.ts', '1.1'], { cwd: ws, env: childEnv({ TMPDIR: tmp }), detached: true });
+		const exited = new Promise<string>((resolve) => watcher.once('exit', (code, signal) => resolve(`exit ${code ?? signal}`)));
 		let output = '';
 		const seen = (text: string, ms: number) =>
 			new Promise<void>((resolve, reject) => {
@@ -155,8 +160,13 @@ describe("the student's runs", () => {
 			writeFileSync(path.join(ws, HELLO), readFileSync(path.join(repoRoot, HELLO)));
 			await seen(`${HELLO_TITLE}: 1/1`, 120_000);
 		} finally {
-			process.kill(-watcher.pid!, 'SIGTERM');
+			// Ctrl-C in a terminal: SIGINT to the whole process group
+			process.kill(-watcher.pid!, 'SIGINT');
 		}
+		const stopped = await Promise.race([exited, new Promise<'running'>((resolve) => setTimeout(() => resolve('running'), 30_000))]);
+		if (stopped === 'running') process.kill(-watcher.pid!, 'SIGKILL');
+		expect(stopped, `the watcher should stop on Ctrl-C:\n${output}`).not.toBe('running');
+		expect(readdirSync(tmp).filter((f) => f.startsWith('lab-')), 'the watcher removed its guest snapshot and guest folders').toEqual([]);
 	}, 300_000);
 
 	test('after the fix, the grade counts 1.1', () => {

@@ -153,9 +153,23 @@ export interface ExportOptions {
 	exportedFrom: string;
 }
 
-/** Files a workspace never gets: the upstream CI, the harness's self-tests, solution sidecars. */
+/**
+ * Folders a workspace never gets: the upstream CI and the reliability track with the programs
+ * only it uses. They test the reference solutions, not a student's work.
+ */
+export const UPSTREAM_ONLY = [
+	'.ci/',
+	'specs/09-reliability/',
+	'fixtures/reliability/',
+	'scripts/reliability/',
+	'kernel/misbehave/',
+	'userspace/execgate-fuzz/',
+	'userspace/execgate-fakeclamd/',
+];
+
+/** Files a workspace never gets: UPSTREAM_ONLY, the harness's self-tests, solution sidecars. */
 function exported(file: string, classroom: boolean): boolean {
-	if (file.startsWith('.ci/') || file.endsWith('.test.ts') || file.endsWith(SIDECAR_SUFFIX)) return false;
+	if (UPSTREAM_ONLY.some((dir) => file.startsWith(dir)) || file.endsWith('.test.ts') || file.endsWith(SIDECAR_SUFFIX)) return false;
 	if (file.startsWith('.github/')) return classroom;
 	return true;
 }

@@ -31,8 +31,13 @@ describe('choosing the kernel', () => {
 	});
 
 	test('refuses an image without an XZ payload', () => {
-		const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'lab-bz-')), 'vmlinuz');
-		writeFileSync(file, Buffer.alloc(4096, 0x41));
-		expect(() => extractVmlinux(file)).toThrow(/no XZ stream/);
+		const dir = mkdtempSync(path.join(os.tmpdir(), 'lab-bz-'));
+		try {
+			const file = path.join(dir, 'vmlinuz');
+			writeFileSync(file, Buffer.alloc(4096, 0x41));
+			expect(() => extractVmlinux(file)).toThrow(/no XZ stream/);
+		} finally {
+			rmSync(dir, { recursive: true, force: true });
+		}
 	});
 });

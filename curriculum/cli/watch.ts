@@ -4,6 +4,7 @@
 import path from 'node:path';
 import { createVitest } from 'vitest/node';
 import { repoRoot, sourceRoot } from '../../guest/paths.js';
+import { LESSON_SPECS } from '../catalogue.js';
 import { languageOf, texts } from '../i18n.js';
 import { isLessonId } from '../lesson-id.js';
 import ProgressReporter from '../reporters/progress.js';
@@ -30,7 +31,13 @@ const vitest = await createVitest('test', {
 	// a changed student source reruns the lesson's specs (vitest itself only follows imports)
 	watchTriggerPatterns: [{ pattern: /./, testsToRun: (file) => (inFolders(file) ? specs : undefined) }],
 });
-await vitest.start();
+// Ctrl-C or a kill: close vitest, which runs the global teardown (the guest snapshot's folder goes)
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+	process.once(signal, () => {
+		void vitest.close().finally(() => process.exit(0));
+	});
+}
+await vitest.start(LESSON_SPECS);
 const checks = checksOf(vitest.state.getTestModules(), repoRoot, 'lessons').filter((c) => c.meta.id === id);
 if (!checks.length) {
 	process.stderr.write(`${t.noSuchLesson(id)}\n`);
@@ -40,3 +47,4 @@ if (!checks.length) {
 specs = [...new Set(checks.map((c) => path.join(repoRoot, c.spec)))];
 folders = [...new Set(checks.flatMap((c) => c.meta.files.map((f) => path.dirname(path.join(sourceRoot, f)))))];
 process.stdout.write(`\n${t.watching(folders.map((f) => path.relative(repoRoot, f) || '.').join(', '))}\n`);
+

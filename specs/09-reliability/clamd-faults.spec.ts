@@ -10,9 +10,9 @@ import { startClamdInGuest } from '../../clamav/daemon.js';
 import { baseDatabase } from '../../clamav/samples.js';
 import { type StartedRelay, decisionsIn, startRelay } from '../04-lsm/support.js';
 import { CLAMD_DIR, CLAMD_SOCKET, DIR, type Expectation, checkRound, execAll, freshCopies, freshCopiesLater, setup } from './rounds.js';
-import { expectHealthyKernel, figure, skipReason, withGuests } from './support.js';
+import { expectHealthyKernel, figure, withGuests } from './support.js';
 
-describe.skipIf(skipReason)('clamd under faults', () => {
+describe('clamd under faults', () => {
 	test('clamd killed mid-scan, too slow, or answering garbage: the relay answers by --on-error within its scan timeout, survives, and recovers when clamd is back', { timeout: 300_000 }, async ({ onTestFinished }) => {
 		await withGuests('clamd faults', async (vm) => {
 			const guest = await vm.guest({ hostRoot: true });

@@ -13,7 +13,7 @@
 import { describe, expect, test } from 'vitest';
 import { GUEST_WORKDIR } from '../../guest/lab-guest.js';
 import { DEVICE, MODULE, PARAMS, loadExecgate, prepareFixture, queriesFor, startDevrelay } from '../04-lsm/support.js';
-import { expectHealthyKernel, fieldsOf, figure, kernelKb, skipReason, soakSeconds, withGuests } from './support.js';
+import { expectHealthyKernel, fieldsOf, figure, kernelKb, soakSeconds, withGuests } from './support.js';
 
 const DIR = GUEST_WORKDIR;
 /** A tmpfs of the fuzz test's own for the programs it runs. */
@@ -21,7 +21,7 @@ const FZ = `${DIR}/fz`;
 /** Exec loop iterations per pass_fd setting; each runs one clean and one denied program. */
 const ROUNDS = Math.max(20, Math.round(soakSeconds(4) * 6));
 
-describe.skipIf(skipReason)('/dev/execgate under hostile input', () => {
+describe('/dev/execgate under hostile input', () => {
 	test('fuzzed writes and reads each get their error; real queries still get the right answers; the kernel stays clean', { timeout: 300_000 + ROUNDS * 4000 }, async ({ onTestFinished }) => {
 		await withGuests('device fuzz', async (vm) => {
 			const guest = await vm.guest({ cold: true, cpus: 2, append: ['slub_debug=FZPU'] });

@@ -13,7 +13,7 @@ import { startClamdInGuest } from '../../clamav/daemon.js';
 import { baseDatabase, buildMarker } from '../../clamav/samples.js';
 import { GUEST_WORKDIR } from '../../guest/lab-guest.js';
 import { PARAMS, type StartedRelay, decisionsIn, loadExecgate, moduleLog, prepareFixture, startRelay } from '../04-lsm/support.js';
-import { expectHealthyKernel, figure, printfPath, quoteBytes, skipReason, withGuests } from './support.js';
+import { expectHealthyKernel, figure, printfPath, quoteBytes, withGuests } from './support.js';
 
 const DIR = GUEST_WORKDIR;
 
@@ -43,7 +43,7 @@ interface Case {
 	scannableByPath: boolean;
 }
 
-describe.skipIf(skipReason)('hard path names', () => {
+describe('hard path names', () => {
 	test('spaces, newlines, non-UTF-8, 255-byte components, 4095-byte and longer paths, deleted files, memfd, 9p and tmpfs: the relay gets each name intact and decides right, with and without pass_fd', { timeout: 300_000 }, async ({ onTestFinished }) => {
 		await withGuests('hard paths', async (vm) => {
 			const guest = await vm.guest({ hostRoot: true });

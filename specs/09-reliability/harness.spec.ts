@@ -10,7 +10,7 @@ import { describe, expect, test } from 'vitest';
 import { sleep } from '../../guest/guest.js';
 import { repoRoot } from '../../guest/paths.js';
 import { childEnv, copyCourse } from '../../curriculum/testing.js';
-import { figure, skipReason } from './support.js';
+import { figure } from './support.js';
 
 const VITEST = path.join(repoRoot, 'node_modules', 'vitest', 'vitest.mjs');
 
@@ -71,7 +71,7 @@ interface JsonTest {
 	meta?: { failure?: { kind: string; message: string; consoles: { events: string; excerpt: string }[]; logs: string[] } };
 }
 
-describe.skipIf(skipReason)('the harness under faults', () => {
+describe('the harness under faults', () => {
 	test('a student module that hangs, panics at load, floods the console or never returns from insmod fails its own lesson with clear evidence, and the next lesson still runs and passes', { timeout: 400_000 }, async ({ onTestFinished }) => {
 		const tmp = mkdtempSync(path.join(os.tmpdir(), 'lab-reliability-'));
 		const report = path.join(tmp, 'report.json');

@@ -17,7 +17,7 @@ import { type GuestClamd, startClamdInGuest } from '../../clamav/daemon.js';
 import { baseDatabase, buildMarker } from '../../clamav/samples.js';
 import { GUEST_WORKDIR, type LabGuest } from '../../guest/lab-guest.js';
 import { MODULE, type StartedRelay, decisionsIn, loadExecgate, prepareFixture, startRelay } from '../04-lsm/support.js';
-import { expectHealthyKernel, fieldsOf, figure, skipReason, soakSeconds, withGuests } from './support.js';
+import { expectHealthyKernel, fieldsOf, figure, soakSeconds, withGuests } from './support.js';
 
 const DIR = `${GUEST_WORKDIR}/load`;
 const LOOPS = 8;
@@ -83,7 +83,7 @@ const unreclaimableKb = async (guest: LabGuest) => Number((await guest.run(`awk 
 
 const relayRss = async (guest: LabGuest, pid: number) => Number((await guest.run(`awk '/^VmRSS:/ { print $2 }' /proc/${pid}/status`)).stdout.trim());
 
-describe.skipIf(skipReason)('under load', () => {
+describe('under load', () => {
 	test(`8 exec loops for ${LOAD_SECONDS} s: every verdict right, no query lost or answered twice, memory flat; then the module unloaded and reloaded ${RELOADS} times under the same load`, { timeout: 600_000 }, async ({ onTestFinished }) => {
 		await withGuests('load', async (vm) => {
 			const guest = await vm.guest({ hostRoot: true, cpus: 2 });

@@ -9,9 +9,9 @@
 import { describe, expect, test } from 'vitest';
 import { PARAMS, type StartedRelay, moduleLog, startRelay } from '../04-lsm/support.js';
 import { DIR, checkRound, execAll, freshCopies, setup } from './rounds.js';
-import { expectHealthyKernel, figure, skipReason, withGuests } from './support.js';
+import { expectHealthyKernel, figure, withGuests } from './support.js';
 
-describe.skipIf(skipReason)('the relay under faults', () => {
+describe('the relay under faults', () => {
 	test('relay killed (SIGKILL) and restarted, relay stopped (SIGTERM) and replaced at once, while execs wait: each exec resolves by the policy or by a real verdict, none hangs', { timeout: 300_000 }, async ({ onTestFinished }) => {
 		await withGuests('relay killed and restarted', async (vm) => {
 			const guest = await vm.guest({ hostRoot: true });

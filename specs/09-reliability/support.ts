@@ -2,24 +2,16 @@
 // exec-scanning path (kernel/execgate, clamav/relay.ts, clamd) or the harness, and checks that no
 // exec got the wrong verdict, no guest oopsed unless that was the point, and nothing hung.
 //
-// They run in project "lessons" only, on the solutions: in the starter track (the honesty check)
-// and in a student workspace the exercise sources are starters, and these specs would fail for
-// reasons that are not a lesson's. See README.md in this folder.
+// They run in project "lessons" only, on the solutions: curriculum/vitest.ts leaves them out of
+// the starter track (the honesty check), and a student workspace does not get them
+// (UPSTREAM_ONLY in curriculum/workspace.ts). See README.md in this folder.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { expect, inject } from 'vitest';
+import { expect } from 'vitest';
 import { classifyConsole, consoleExcerpt, describeEvents } from '../../guest/console.js';
 import type { LabGuest } from '../../guest/lab-guest.js';
 import { GuestPool } from '../../guest/lesson.js';
 import { repoRoot, resultsDir } from '../../guest/paths.js';
-import { isStudentWorkspace } from '../../curriculum/workspace.js';
-
-/** Why these specs do not run here, or undefined when they do. */
-export const skipReason: string | undefined = inject('labStarters')
-	? 'the starter track checks lessons only'
-	: isStudentWorkspace(repoRoot)
-		? 'a student workspace runs the lessons on the student files'
-		: undefined;
 
 /** How long the sustained-load specs run: seconds, or LAB_SOAK_SECONDS for a soak by hand. */
 export const soakSeconds = (defaultSeconds: number) => {
