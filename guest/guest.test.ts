@@ -2,9 +2,10 @@
 // crash reporting, and that no QEMU outlives its owner.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, inject, test } from 'vitest';
+import { describe, expect, inject, onTestFinished, test } from 'vitest';
 import { CommandTimeout, Guest, GuestDied, sleep } from './guest.js';
 import { LabGuest } from './lab-guest.js';
 import { repoRoot } from './paths.js';
@@ -141,9 +142,13 @@ describe('lifetime', () => {
 	});
 
 	test('QEMU dies with the process that started it, even by SIGKILL', async () => {
-		// a child process starts a guest, prints QEMU's pid, and is then killed
+		// a child process starts a guest, prints QEMU's pid, and is then killed; what it cannot
+		// clean up (its guest's folder) lands in a TMPDIR of its own, which this test removes
+		const tmp = mkdtempSync(path.join(os.tmpdir(), 'lab-killed-'));
+		onTestFinished(() => rmSync(tmp, { recursive: true, force: true }));
 		const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'guest/testing/start-and-wait.ts'), snapshot, JSON.stringify(image)], {
 			stdio: ['ignore', 'pipe', 'inherit'],
+			env: { ...process.env, TMPDIR: tmp },
 		});
 		const qemuPid = await new Promise<number>((resolve, reject) => {
 			child.stdout.on('data', (d) => resolve(Number(String(d).trim())));
