@@ -76,6 +76,7 @@ static DEFINE_SPINLOCK(lock);
 static LIST_HEAD(queries);
 static DECLARE_WAIT_QUEUE_HEAD(relay_wait);	/* the relay waits here for queries */
 static struct pid *relay;	/* the relay's thread group, NULL when none */
+static struct file *relay_file;	/* the open file that registered it */
 static bool relay_leaving;	/* the relay wrote BYE: it takes no more queries */
 static bool stopping;
 static u64 last_serial;
@@ -90,6 +91,18 @@ static void settle_all_locked(enum outcome outcome)
 		q->outcome = outcome;
 		complete(&q->settled);
 	}
+}
+
+/* The relay is gone: forget it and let every waiting query go; the caller holds the lock. */
+static void unregister_relay_locked(void)
+{
+	/* TODO(4.4) BEGIN: put and forget the relay's pid and file, clear relay_leaving, settle every waiting query as OUTCOME_RELAY_GONE */
+	put_pid(relay);
+	relay = NULL;
+	relay_file = NULL;
+	relay_leaving = false;
+	settle_all_locked(OUTCOME_RELAY_GONE);
+	/* TODO(4.4) END */
 }
 
 /* Is current the relay, or a process the relay started (at any depth)? */
@@ -193,14 +206,16 @@ int execgate_decide(struct linux_binprm *bprm, const char *path)
 static int relay_open(struct inode *inode, struct file *file)
 {
 	int err = 0;
-	/* TODO(4.4) BEGIN: refuse without CAP_SYS_ADMIN (EPERM) and while a relay is registered (EBUSY); else register get_pid(task_tgid(current)) */
+	/* TODO(4.4) BEGIN: refuse without CAP_SYS_ADMIN (EPERM) and while a relay is registered (EBUSY); else register get_pid(task_tgid(current)) and this file */
 	if (!capable(CAP_SYS_ADMIN))
 		return -EPERM;
 	spin_lock(&lock);
-	if (relay)
+	if (relay) {
 		err = -EBUSY;
-	else
+	} else {
 		relay = get_pid(task_tgid(current));
+		relay_file = file;
+	}
 	spin_unlock(&lock);
 	/* TODO(4.4) END */
 	if (err)
@@ -208,17 +223,29 @@ static int relay_open(struct inode *inode, struct file *file)
 	return stream_open(inode, file);
 }
 
+/*
+ * Every close of a descriptor of the device comes here. When the relay itself exits, its
+ * registration ends now, even if a process it started (or one it handed the descriptor to)
+ * still holds the file: otherwise execs would wait out timeout_ms for a dead relay and no new
+ * relay could open the device until that other process closed it.
+ */
+static int relay_flush(struct file *file, fl_owner_t id)
+{
+	if (!(current->flags & PF_EXITING))
+		return 0;
+	spin_lock(&lock);
+	if (relay_file == file && task_tgid(current) == relay)
+		unregister_relay_locked();
+	spin_unlock(&lock);
+	return 0;
+}
+
+/* The last close: ends the registration if this file still holds it. */
 static int relay_release(struct inode *inode, struct file *file)
 {
-	/* TODO(4.4) BEGIN: unregister the relay and settle every waiting query as OUTCOME_RELAY_GONE */
 	spin_lock(&lock);
-	put_pid(relay);
-	relay = NULL;
-	settle_all_locked(OUTCOME_RELAY_GONE);
-	spin_unlock(&lock);
-	/* TODO(4.4) END */
-	spin_lock(&lock);
-	relay_leaving = false;
+	if (relay_file == file)
+		unregister_relay_locked();
 	spin_unlock(&lock);
 	return 0;
 }
@@ -227,12 +254,12 @@ static int relay_release(struct inode *inode, struct file *file)
  * Only the process that opened the device reads queries and answers them: not a child that
  * inherited its descriptor, nor a process that took it (pidfd_getfd(), SCM_RIGHTS).
  */
-static bool current_is_relay(void)
+static bool current_is_relay(struct file *file)
 {
 	bool is;
 
 	spin_lock(&lock);
-	is = relay && task_tgid(current) == relay;
+	is = relay && relay_file == file && task_tgid(current) == relay;
 	spin_unlock(&lock);
 	return is;
 }
@@ -344,7 +371,7 @@ static ssize_t relay_read(struct file *file, char __user *buf, size_t size, loff
 	ssize_t len;
 	char *line;
 
-	if (!current_is_relay())
+	if (!current_is_relay(file))
 		return -EPERM;
 	line = kmalloc(EXECGATE_QUERY_MAX, GFP_KERNEL);
 	if (!line)
@@ -450,7 +477,7 @@ static ssize_t relay_write(struct file *file, const char __user *buf, size_t siz
 	u64 serial = 0;
 	int err;
 
-	if (!current_is_relay())
+	if (!current_is_relay(file))
 		return -EPERM;
 	if (size == 0 || size >= sizeof(text))
 		return -EINVAL;
@@ -481,6 +508,7 @@ static __poll_t relay_poll(struct file *file, poll_table *wait)
 static const struct file_operations relay_fops = {
 	.owner = THIS_MODULE,
 	.open = relay_open,
+	.flush = relay_flush,
 	.release = relay_release,
 	.read = relay_read,
 	.write = relay_write,

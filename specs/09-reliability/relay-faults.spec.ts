@@ -7,7 +7,7 @@
 // never runs unless the configured policy (fail-open) says so. Nothing may hang: each wait is
 // bounded by a limit far above the module's and the relay's own time limits.
 import { describe, expect, test } from 'vitest';
-import { PARAMS, type StartedRelay, moduleLog, startRelay } from '../04-lsm/support.js';
+import { DEVICE, PARAMS, type StartedRelay, loadExecgate, moduleLog, prepareFixture, startRelay } from '../04-lsm/support.js';
 import { DIR, checkRound, execAll, freshCopies, setup } from './rounds.js';
 import { expectHealthyKernel, figure, withGuests } from './support.js';
 
@@ -83,4 +83,31 @@ describe('the relay under faults', () => {
 		}, onTestFinished);
 	});
 
+	test('the relay exits while a process it started still holds the device: the registration ends with the relay, so an exec gets the policy at once and a new relay can open the device', { timeout: 180_000 }, async ({ onTestFinished }) => {
+		await withGuests('relay gone, heir holds the device', async (vm) => {
+			const guest = await vm.guest({ hostRoot: true });
+			// a long timeout_ms: an exec still queued for the dead relay would wait it out
+			await loadExecgate(guest, 'timeout_ms=20000');
+			const clean = await prepareFixture(guest, 'hello-exec', `${DIR}/clean`);
+			const devrelay = await prepareFixture(guest, 'devrelay');
+			// the shell opens the device (it is the relay), starts an heir that inherits the
+			// descriptor, and exits; the heir's exec is not asked: it is the relay's child
+			const relay = await guest.run(`sh -c 'exec 3<>${DEVICE}; sleep 600 & echo $!'`);
+			const heir = relay.stdout.trim();
+			expect(relay.status, `the shell relay: ${relay.output}`).toBe(0);
+			onTestFinished(async () => void (await guest.run(`kill ${heir}`).catch(() => {})));
+			const held = await guest.run(`ls -l /proc/${heir}/fd/3`);
+			expect(held.stdout, `the heir (pid ${heir}) holds the device`).toContain(DEVICE);
+
+			// fail-open (the default): with fail_closed=1 the shell of every guest command would be refused too
+			const exec = await guest.run(`${clean}; echo "rc=$?"`, { timeoutMs: guest.ms(90_000) });
+			const line = (await moduleLog(guest)).split('\n').find((l) => /^(allow|deny) /.test(l) && l.includes(` ${clean}: `));
+			expect(line, `the exec should be decided at once by the policy (no relay), not wait timeout_ms=20000 for the dead one (the module's line for it; the shell printed ${JSON.stringify(exec.stdout)})`).toMatch(new RegExp(`^allow ${clean}: no relay, fail-open \\(query \\d+, \\d+ ms\\)$`));
+			expect(exec.stdout, 'fail-open: it runs').toBe('hello-exec ran\nrc=0\n');
+
+			const probe = await guest.run(`${devrelay} probe`);
+			expect(probe.stdout, 'a new relay can open the device while the heir still holds the old one').toContain('open ok');
+			expectHealthyKernel(guest, 'after the relay left an heir');
+		}, onTestFinished);
+	});
 });
