@@ -16,6 +16,7 @@
 
 #include <linux/capability.h>
 #include <linux/completion.h>
+#include <linux/ctype.h>
 #include <linux/file.h>
 #include <linux/jiffies.h>
 #include <linux/kernel.h>
@@ -404,11 +405,28 @@ static ssize_t relay_read(struct file *file, char __user *buf, size_t size, loff
 	return len;
 }
 
+/*
+ * One spelling per serial: decimal digits, no sign, no leading zero. kstrtou64() alone would also take
+ * "+5" and "5\n", so a malformed answer could settle a query.
+ */
+static bool is_serial(const char *word)
+{
+	const char *p = word;
+
+	if (*p == '0')
+		return !p[1];	/* never issued: settle() says ENOENT */
+	if (!isdigit(*p))
+		return false;
+	while (isdigit(*p))
+		p++;
+	return !*p;
+}
+
 /* "A <serial> allow" or "A <serial> deny", the newline already gone. */
 static int parse_answer(char *text, u64 *serial, bool *allow)
 {
 	int err = -EINVAL;
-	/* TODO(4.4) BEGIN: split on single spaces (strsep), check "A", kstrtou64() the serial, accept exactly "allow" or "deny" */
+	/* TODO(4.4) BEGIN: split on single spaces (strsep), check "A", is_serial() then kstrtou64() the serial, accept exactly "allow" or "deny" */
 	char *rest = text;
 	char *word;
 
@@ -416,7 +434,7 @@ static int parse_answer(char *text, u64 *serial, bool *allow)
 	if (strcmp(word, "A") || !rest)
 		return -EINVAL;
 	word = strsep(&rest, " ");
-	if (!rest || kstrtou64(word, 10, serial))
+	if (!rest || !is_serial(word) || kstrtou64(word, 10, serial))
 		return -EINVAL;
 	if (!strcmp(rest, "allow"))
 		*allow = true;

@@ -42,6 +42,7 @@
  *
  *              A <serial> allow\n        or        A <serial> deny\n
  *
+ *            The serial is spelled as the query spelled it: no sign, no leading zero.
  *            Anything else fails with EINVAL (a NUL byte too: "A 7 deny\0" is not an answer);
  *            a serial that is not waiting for an answer
  *            (unknown, answered already, timed out, its task killed) fails with ENOENT.
@@ -51,7 +52,9 @@
  *            The relay is leaving: no more queries are queued for it, those it has not read
  *            are settled by the fail policy at once, and its reads return 0 (end of file), so
  *            a relay blocked in read() can finish. Queries it has read may still be answered.
- *   close    Every exec still waiting is settled by the fail policy; the next open may register.
+ *   close    When the relay exits, or the last descriptor of its open file is closed, every
+ *            exec still waiting is settled by the fail policy and the next open may register
+ *            (a child holding an inherited descriptor does not keep a dead relay registered).
  *
  * An exec-ing task waits killably, at most timeout_ms. Without a relay, when the relay stays
  * silent, or when it goes away, the exec is allowed, or denied with fail_closed=1. The relay's

@@ -450,6 +450,9 @@ static void hostile_answers(unsigned long long s, int allow)
 	bad_writef("held: tab", EINVAL, "A %llu\t%s", s, opp);
 	bad_writef("held: glued", EINVAL, "A%llu %s", s, opp);
 	bad_writef("held: no verdict", EINVAL, "A %llu", s);
+	bad_writef("held: plus sign", EINVAL, "A +%llu %s", s, opp);
+	bad_writef("held: leading zero", EINVAL, "A 0%llu %s", s, opp);
+	bad_writef("held: newline in the line", EINVAL, "A %llu\n %s", s, opp);
 	len = snprintf(text, sizeof(text), "A %llu %s", s, opp);
 	text[len++] = '\0';
 	bad_write("held: trailing NUL", text, (size_t)len, EINVAL);
