@@ -16,7 +16,6 @@
 
 #include <linux/capability.h>
 #include <linux/completion.h>
-#include <linux/ctype.h>
 #include <linux/file.h>
 #include <linux/jiffies.h>
 #include <linux/kernel.h>
@@ -37,6 +36,11 @@
 
 /* "Q <serial> <pid> <fd> <hex path>\n": 64 bytes hold everything but the path. */
 #define EXECGATE_QUERY_MAX (64 + 2 * PATH_MAX)
+/*
+ * A decision's log line shows at most this many bytes of the path: printk cuts a line at about
+ * 1000 bytes, and the outcome after the path must survive.
+ */
+#define EXECGATE_LOG_PATH_MAX 512
 /* "A <serial> allow\n" with a 20-digit serial is 29 bytes. */
 #define EXECGATE_ANSWER_MAX 48
 
@@ -188,13 +192,14 @@ int execgate_decide(struct linux_binprm *bprm, const char *path)
 	default:
 		allow = !READ_ONCE(execgate_fail_closed);
 	}
-	/* TODO(4.6) BEGIN: log each decision: "<allow|deny> <path, %*pE>: <outcome_text>[, fail-open|fail-closed when the policy decided] (query <serial>, <ms waited> ms)" */
+	/* TODO(4.6) BEGIN: log each decision: "<allow|deny> <path, %*pE, cut to EXECGATE_LOG_PATH_MAX bytes then "...">: <outcome_text>[, fail-open|fail-closed when the policy decided] (query <serial>, <ms waited> ms)" */
 	if (!path) {
 		path = "(no usable path)";
 		q.path_len = strlen(path);
 	}
-	pr_info("%s %*pE: %s%s (query %llu, %llu ms)\n", allow ? "allow" : "deny",
-		(int)q.path_len, path, outcome_text[outcome],
+	pr_info("%s %*pE%s: %s%s (query %llu, %llu ms)\n", allow ? "allow" : "deny",
+		(int)min_t(size_t, q.path_len, EXECGATE_LOG_PATH_MAX), path,
+		q.path_len > EXECGATE_LOG_PATH_MAX ? "..." : "", outcome_text[outcome],
 		outcome >= OUTCOME_NO_RELAY && outcome <= OUTCOME_UNLOADING ?
 		(allow ? ", fail-open" : ", fail-closed") : "",
 		q.serial, div_u64(ktime_get_ns() - q.asked_at, NSEC_PER_MSEC));
@@ -405,28 +410,11 @@ static ssize_t relay_read(struct file *file, char __user *buf, size_t size, loff
 	return len;
 }
 
-/*
- * One spelling per serial: decimal digits, no sign, no leading zero. kstrtou64() alone would also take
- * "+5" and "5\n", so a malformed answer could settle a query.
- */
-static bool is_serial(const char *word)
-{
-	const char *p = word;
-
-	if (*p == '0')
-		return !p[1];	/* never issued: settle() says ENOENT */
-	if (!isdigit(*p))
-		return false;
-	while (isdigit(*p))
-		p++;
-	return !*p;
-}
-
 /* "A <serial> allow" or "A <serial> deny", the newline already gone. */
 static int parse_answer(char *text, u64 *serial, bool *allow)
 {
 	int err = -EINVAL;
-	/* TODO(4.4) BEGIN: split on single spaces (strsep), check "A", is_serial() then kstrtou64() the serial, accept exactly "allow" or "deny" */
+	/* TODO(4.4) BEGIN: split on single spaces (strsep), check "A", kstrtou64() the serial (digits only, no leading zero), accept exactly "allow" or "deny" */
 	char *rest = text;
 	char *word;
 
@@ -434,7 +422,9 @@ static int parse_answer(char *text, u64 *serial, bool *allow)
 	if (strcmp(word, "A") || !rest)
 		return -EINVAL;
 	word = strsep(&rest, " ");
-	if (!rest || !is_serial(word) || kstrtou64(word, 10, serial))
+	/* one spelling per serial: kstrtou64() alone also takes "+5", "05" and "5\n" */
+	if (!rest || word[strspn(word, "0123456789")] || (word[0] == '0' && word[1]) ||
+	    kstrtou64(word, 10, serial))
 		return -EINVAL;
 	if (!strcmp(rest, "allow"))
 		*allow = true;
