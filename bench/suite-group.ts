@@ -2,11 +2,10 @@
 // spec and self-test, not the honesty check's starters), per chapter, with the default worker
 // count and with one worker for the speed-up, and how many guests it booted and restored.
 //
-// The guests are counted without touching the harness: the suite runs with a PATH whose
-// qemu-system-x86_64 is a script that appends "boot" or "restore" (-incoming) to a file, then
-// execs the real QEMU (same pid, so the harness's setpriv --pdeathsig still applies).
+// The guests are counted by the harness itself: the suite runs with LAB_STATS_FILE, where each
+// guest that comes up (cold boot or snapshot restore) appends one JSON line with its time.
 import { spawn } from 'node:child_process';
-import { accessSync, chmodSync, constants, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { progress, repoRoot } from '../guest/paths.js';
@@ -14,7 +13,6 @@ import type { Recorder } from './figures.js';
 import type { FileTiming } from './suite-reporter.js';
 
 const GROUP = 'suite';
-const QEMU = 'qemu-system-x86_64';
 /** A suite that takes longer than this is stopped (SIGTERM: vitest closes its guests). */
 const SUITE_LIMIT_MS = 30 * 60_000;
 
@@ -46,6 +44,8 @@ export interface SuiteRun {
 	exitCode: number | null;
 	boots: number;
 	restores: number;
+	/** Each restore's time to its first command. */
+	restoreMs: number[];
 	/** undefined when the reporter wrote nothing (vitest did not finish). */
 	tests?: Tests;
 	/** Milliseconds per part: the sum of its test files' times. */
@@ -53,53 +53,28 @@ export interface SuiteRun {
 	logFile: string;
 }
 
-function findOnPath(program: string): string {
-	for (const dir of (process.env.PATH ?? '').split(':')) {
-		const file = path.join(dir, program);
-		try {
-			accessSync(file, constants.X_OK);
-			return file;
-		} catch {
-			// not in this folder
-		}
-	}
-	throw new Error(`${program} is not on PATH`);
+interface LaunchStat {
+	kind: 'boot' | 'restore';
+	ms: number;
 }
 
-/** A folder with a counting qemu-system-x86_64 that logs to `log`. */
-function countingQemu(dir: string, log: string): string {
-	const real = findOnPath(QEMU);
-	const bin = path.join(dir, 'bin');
-	const wrapper = path.join(bin, QEMU);
-	mkdirSync(bin, { recursive: true });
-	writeFileSync(
-		wrapper,
-		[
-			'#!/bin/sh',
-			'# written by bench/suite-group.ts: counts the guests the suite starts',
-			'case " $* " in',
-			`*" -incoming "*) echo restore >> '${log}' ;;`,
-			`*" -kernel "*) echo boot >> '${log}' ;;`,
-			'esac',
-			`exec '${real}' "$@"`,
-			'',
-		].join('\n'),
-	);
-	chmodSync(wrapper, 0o755);
-	return bin;
+function readStats(file: string): LaunchStat[] {
+	if (!existsSync(file)) return [];
+	return readFileSync(file, 'utf8')
+		.split('\n')
+		.filter(Boolean)
+		.map((line) => JSON.parse(line) as LaunchStat);
 }
 
 /** One run of the suite; `files` narrows it to some test files (to try this group out quickly). */
 export async function runSuite(workers: number, scratch: string, index: number, files: string[] = []): Promise<SuiteRun> {
 	const tag = `${workers}w-${index}`;
-	const qemuLog = path.join(scratch, `qemu-${tag}.log`);
+	const statsFile = path.join(scratch, `guests-${tag}.jsonl`);
 	const timingFile = path.join(scratch, `timing-${tag}.json`);
 	const logFile = path.join(scratch, `vitest-${tag}.log`);
-	writeFileSync(qemuLog, '');
-	const bin = countingQemu(path.join(scratch, tag), qemuLog);
 	const vitest = path.join(repoRoot, 'node_modules', '.bin', 'vitest');
 	const args = ['run', '--project', 'lessons', `--maxWorkers=${workers}`, '--reporter=default', '--reporter=./bench/suite-reporter.ts', ...files];
-	const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}`, LAB_BENCH_SUITE_REPORT: timingFile };
+	const env: NodeJS.ProcessEnv = { ...process.env, LAB_STATS_FILE: statsFile, LAB_BENCH_SUITE_REPORT: timingFile };
 	delete env.LAB_SHOW; // the demo's chatter would only fill the log
 	progress(`suite: vitest ${args.slice(0, 4).join(' ')} (its output goes to ${logFile})`);
 	const out = createWriteStream(logFile);
@@ -115,7 +90,7 @@ export async function runSuite(workers: number, scratch: string, index: number, 
 	const wallMs = performance.now() - t0;
 	clearTimeout(limit);
 	out.end();
-	const starts = readFileSync(qemuLog, 'utf8').split('\n');
+	const guests = readStats(statsFile);
 	const timings = existsSync(timingFile) ? (JSON.parse(readFileSync(timingFile, 'utf8')) as { files: FileTiming[] }).files : undefined;
 	const partMs = new Map<string, number>();
 	let tests: Tests | undefined;
@@ -130,7 +105,8 @@ export async function runSuite(workers: number, scratch: string, index: number, 
 			tests.total += t.passed + t.failed + t.skipped;
 		}
 	}
-	return { wallMs, exitCode, boots: starts.filter((l) => l === 'boot').length, restores: starts.filter((l) => l === 'restore').length, tests, partMs, logFile };
+	const restoreMs = guests.filter((g) => g.kind === 'restore').map((g) => g.ms);
+	return { wallMs, exitCode, boots: guests.length - restoreMs.length, restores: restoreMs.length, restoreMs, tests, partMs, logFile };
 }
 
 export async function suiteFigures(rec: Recorder, runs: number): Promise<void> {
@@ -167,8 +143,9 @@ export async function suiteFigures(rec: Recorder, runs: number): Promise<void> {
 					`the sum of its test files' times (setup, import, tests, hooks)${workers === 1 ? ': one after another' : ': they overlap'}`,
 				);
 			}
-			rec.record(GROUP, `cold boots, ${w}`, 'count', results.map((r) => r.boots), 'QEMU started without -incoming (the global setup, lessons with boot options)');
-			rec.record(GROUP, `snapshot restores, ${w}`, 'count', results.map((r) => r.restores), 'QEMU started with -incoming');
+			rec.record(GROUP, `cold boots, ${w}`, 'count', results.map((r) => r.boots), 'guests booted (the global setup, lessons with boot options), from LAB_STATS_FILE');
+			rec.record(GROUP, `snapshot restores, ${w}`, 'count', results.map((r) => r.restores), 'guests restored from the saved state, from LAB_STATS_FILE');
+			rec.record(GROUP, `restore to first command inside the suite, ${w}`, 'ms', results.flatMap((r) => r.restoreMs), 'every restore of every run, while other tests use the CPUs');
 		}
 		if (parallel > 1) {
 			const w = `${parallel} workers`;

@@ -133,6 +133,24 @@ describe('kernel address layout', () => {
 });
 
 describe('lifetime', () => {
+	test('LAB_STATS_FILE gets one JSON line per guest that comes up, with its kind and time', async () => {
+		const tmp = mkdtempSync(path.join(os.tmpdir(), 'lab-stats-'));
+		const file = path.join(tmp, 'guests.jsonl');
+		const before = process.env.LAB_STATS_FILE;
+		process.env.LAB_STATS_FILE = file;
+		try {
+			const g = await Guest.start(image, { incoming: snapshot });
+			await g.close();
+			const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; ms: number; accel: string });
+			expect(lines).toEqual([{ kind: 'restore', ms: expect.any(Number), accel: image.accel }]);
+			expect(lines[0]!.ms).toBeGreaterThan(0);
+		} finally {
+			if (before === undefined) delete process.env.LAB_STATS_FILE;
+			else process.env.LAB_STATS_FILE = before;
+			rmSync(tmp, { recursive: true, force: true });
+		}
+	});
+
 	test('close() kills QEMU and removes its sockets', async () => {
 		const g = await Guest.start(image, { incoming: snapshot });
 		const dir = g.dir;

@@ -3,7 +3,7 @@
 // that crashes the kernel fails with the evidence instead of a bare timeout.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -75,6 +75,16 @@ export interface Running {
 export function scaledMs(accel: Accel, tcgMs: number): number {
 	const factor = Number(process.env.LAB_TIMEOUT_SCALE ?? '1') * (accel === 'kvm' ? 0.5 : 1);
 	return Math.round(tcgMs * factor);
+}
+
+/**
+ * LAB_STATS_FILE=<file>: one JSON line per guest that came up (a cold boot or a restore), with
+ * the milliseconds to its first command, so a benchmark counts and times the guests of a whole
+ * run across its workers. One short append each: lines from several workers do not interleave.
+ */
+function recordLaunch(kind: 'boot' | 'restore', ms: number, accel: string): void {
+	const file = process.env.LAB_STATS_FILE;
+	if (file) appendFileSync(file, `${JSON.stringify({ kind, ms: Math.round(ms * 10) / 10, accel })}\n`);
 }
 
 export class GuestError extends Error {
@@ -294,6 +304,7 @@ export class Guest {
 			await this.within(ready, bootLimit, 'boot to the agent');
 		}
 		this.bootMs = performance.now() - t0;
+		recordLaunch(this.options.incoming ? 'restore' : 'boot', this.bootMs, this.accel);
 	}
 
 	private async within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
