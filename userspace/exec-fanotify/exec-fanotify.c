@@ -118,6 +118,9 @@ err:
 static int send_fildes(int sock, int fd)
 {
 	int ret = -1;
+
+	if (sock < 0 || fd < 0)
+		return -1;
 	/* TODO(4.7) BEGIN: write "zFILDES" with its NUL, then sendmsg() one byte with a cmsg of SOL_SOCKET/SCM_RIGHTS holding fd */
 	static const char command[] = "zFILDES";
 	char dummy = 0;
@@ -200,7 +203,7 @@ static void decide(int fan, const struct fanotify_event_metadata *ev, const stru
 		   unsigned long serial)
 {
 	struct fanotify_response response = { .fd = ev->fd, .response = FAN_ALLOW };
-	struct verdict v = { .allow = 1, .verdict = "clean" };
+	struct verdict v;
 	char link[64], path[PATH_MAX];
 	double started = now_ms();
 	ssize_t n;
@@ -208,9 +211,15 @@ static void decide(int fan, const struct fanotify_event_metadata *ev, const stru
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", ev->fd);
 	n = readlink(link, path, sizeof(path) - 1);
 	path[n > 0 ? n : 0] = '\0';
-	/* TODO(4.7) BEGIN: unless the event is our own (ev->pid), scan_fd() the event's fd into v and set response.response to FAN_DENY when v says so */
-	if (ev->pid != getpid())
+	/* until a scan says otherwise, the file is unscanned: the on-error policy decides */
+	fail(&v, o, "%s", "not scanned");
+	/* TODO(4.7) BEGIN: allow our own events (ev->pid) unscanned, scan_fd() every other event's fd into v, and set response.response to FAN_DENY when v says so */
+	if (ev->pid == getpid()) {
+		v.allow = 1;
+		v.verdict = "clean";
+	} else {
 		scan_fd(ev->fd, o, &v);
+	}
 	response.response = v.allow ? FAN_ALLOW : FAN_DENY;
 	/* TODO(4.7) END */
 	/* the exec waits until it gets an answer, whatever went wrong above */
