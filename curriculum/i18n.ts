@@ -24,6 +24,11 @@ const text = {
 	total: { en: 'Total', ja: '合計' },
 	blockedBy: { en: (ids: string) => `blocked by ${ids}`, ja: (ids: string) => `${ids} が先` },
 	notRun: { en: 'not run', ja: '未実行' },
+	earlierRun: { en: 'earlier run', ja: '以前の実行結果' },
+	runFailed: {
+		en: 'No lesson ran: the run broke down before its first lesson, so none of your work was checked. Read the error above, fix what it names, then run "npm test" again.',
+		ja: 'レッスンは一つも実行されていません: 最初のレッスンの前に実行そのものが止まったため、あなたのコードはまだ確かめられていません。上のエラーを読んで原因を直し、もう一度 "npm test" を実行してください。',
+	},
 	next: { en: 'Next', ja: '次はこれ' },
 	allDone: { en: 'Every lesson is done.', ja: 'すべてのレッスンが完了しました。' },
 	hint: { en: 'Hint', ja: 'ヒント' },

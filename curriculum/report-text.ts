@@ -29,8 +29,53 @@ const MARK: Record<LessonResult['status'], [string, Style]> = {
 };
 
 const TITLE_WIDTH = 64;
-const cut = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 const indent = (s: string, prefix: string) => s.replace(/^/gm, prefix);
+
+/** East Asian Wide and Fullwidth code points: a terminal gives each of them two columns. */
+const WIDE: ReadonlyArray<readonly [number, number]> = [
+	[0x1100, 0x115f], [0x2e80, 0xa4cf], [0xac00, 0xd7a3], [0xf900, 0xfaff], [0xfe30, 0xfe4f],
+	[0xff00, 0xff60], [0xffe0, 0xffe6], [0x1f300, 0x1f64f], [0x1f900, 0x1f9ff], [0x20000, 0x3fffd],
+];
+const COMBINING = /^[\p{Mn}\p{Me}]$/u;
+
+/** Terminal columns of one character: combining marks sit on the one before, CJK takes two. */
+function charWidth(ch: string): number {
+	if (COMBINING.test(ch)) return 0;
+	const cp = ch.codePointAt(0)!;
+	return WIDE.some(([lo, hi]) => cp >= lo && cp <= hi) ? 2 : 1;
+}
+
+/** Terminal columns of a string: what padEnd and length get wrong for Japanese titles. */
+export function displayWidth(s: string): number {
+	let n = 0;
+	for (const ch of s) n += charWidth(ch);
+	return n;
+}
+
+/** `s` cut to `width` columns (ending in "…" when cut) and padded to exactly that, so columns after it line up. */
+export function fitColumns(s: string, width: number): string {
+	if (displayWidth(s) > width) {
+		let kept = '';
+		let used = 0;
+		for (const ch of s) {
+			if (used + charWidth(ch) > width - 1) break;
+			kept += ch;
+			used += charWidth(ch);
+		}
+		s = `${kept}…`;
+	}
+	return s + ' '.repeat(width - displayWidth(s));
+}
+
+/** The notes after a row's points: why it waits or did not run, and whether the status is remembered. */
+function rowNote(l: LessonResult, t: ReturnType<typeof texts>): string {
+	const notes = [
+		...(l.status === 'blocked' ? [t.blockedBy(l.blockedBy.join(', '))] : []),
+		...(l.status === 'not-run' ? [t.notRun] : []),
+		...(l.earlier ? [t.earlierRun] : []),
+	];
+	return notes.map((n) => ` (${n})`).join('');
+}
 
 /** One table per chapter, then the total. */
 export function progressTables(lessons: LessonResult[], o: TextOptions): string {
@@ -49,9 +94,8 @@ export function progressTables(lessons: LessonResult[], o: TextOptions): string 
 		out.push(paint('bold', `${t.chapter(chapter, chapterTitle(chapter, o.language))}   ${t.lessonsDone(s.done, ls.length)}   ${t.points(s.earned, s.points)}`));
 		for (const l of ls) {
 			const [mark, style] = MARK[l.status];
-			const note = l.status === 'blocked' ? ` (${t.blockedBy(l.blockedBy.join(', '))})` : l.status === 'not-run' ? ` (${t.notRun})` : '';
-			const title = cut(l.title[o.language], TITLE_WIDTH);
-			out.push(`  ${paint(style, mark)} ${l.id.padEnd(5)} ${title.padEnd(TITLE_WIDTH)} ${`${l.earned}/${l.points}`.padStart(5)}${note}`);
+			const title = fitColumns(l.title[o.language], TITLE_WIDTH);
+			out.push(`  ${paint(style, mark)} ${l.id.padEnd(5)} ${title} ${`${l.earned}/${l.points}`.padStart(5)}${rowNote(l, t)}`);
 		}
 		out.push('');
 	}
@@ -113,4 +157,9 @@ export function progressReport(lessons: LessonResult[], todos: StarterTodo[], o:
 		out.push(indent(lessonHint(pending, todos, o), '  '));
 	} else if (lessons.length) out.push(paint('green', t.allDone));
 	return out.join('\n');
+}
+
+/** The one line of a run that broke before any lesson: where to look, and that nothing was checked. */
+export function runFailedNotice(o: TextOptions): string {
+	return painter(o.color)('yellow', texts(o.language).runFailed);
 }

@@ -1,11 +1,17 @@
-// Lessons from checks (blocked, partial, not run), the grade in GitHub Classroom's format and
-// shields.io's, the student's report in English and Japanese, and the language choice.
-import { describe, expect, test } from 'vitest';
+// Lessons from checks (blocked, partial, not run, remembered from an earlier run), the grade in
+// GitHub Classroom's format and shields.io's, the student's report in English and Japanese (its
+// columns in terminal cells, a run that broke before any lesson), and the language choice.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, test, vi } from 'vitest';
+import type { TestModule, Vitest } from 'vitest/node';
 import { badgeProblems, gradeOf, runnerResultProblems } from './grade.js';
-import { languageOf } from './i18n.js';
+import { type Language, languageOf } from './i18n.js';
 import type { LessonMeta } from './lesson-meta.js';
-import { progressReport } from './report-text.js';
-import { type CheckResult, lessonsOf, nextLesson, nextLessonId, unknownRequires } from './results.js';
+import { displayWidth, progressReport, progressTables } from './report-text.js';
+import ProgressReporter, { PROGRESS_FILE } from './reporters/progress.js';
+import { type CheckResult, lessonsOf, nextLesson, nextLessonId, runFailedBeforeLessons, unknownRequires, withEarlierRuns } from './results.js';
 
 function meta(id: string, extra: Partial<LessonMeta> = {}): LessonMeta {
 	return {
@@ -182,6 +188,132 @@ describe("the student's report", () => {
 
 	test('everything done', () => {
 		expect(progressReport(lessonsOf([check('1.1', 'passed')]), [], { language: 'en', color: false })).toMatch(/Every lesson is done\.$/);
+	});
+});
+
+describe('a filtered run (-t 2.1): the lessons it did not reach', () => {
+	// 2.1 ran and passed; before, 1.1 was done, 2.1 failed, 2.2 and 2.3 were blocked behind it, 2.4
+	// failed with 2 of its 5 points; 1.2 and 3.1 never ran
+	const now = lessonsOf([
+		check('1.1', 'not-run'),
+		check('1.2', 'not-run'),
+		check('2.1', 'passed'),
+		check('2.2', 'not-run', { meta: { requires: ['2.1'] } }),
+		check('2.3', 'not-run', { meta: { requires: ['2.2'] } }),
+		check('2.4', 'not-run', { meta: { points: 5 } }),
+		check('3.1', 'not-run'),
+	]);
+	const earlier = { lessons: { '1.1': 'done', '2.1': 'failed', '2.2': 'blocked', '2.3': 'blocked', '2.4': 'failed' } as const, earned: { '2.4': 2 } };
+	const combined = withEarlierRuns(now, earlier);
+
+	test('take their remembered status and points, marked earlier; blocks are settled again', () => {
+		expect(combined.map((l) => [l.id, l.status, `${l.earned}/${l.points}`, l.blockedBy.join(), l.earlier ?? false])).toEqual([
+			['1.1', 'done', '1/1', '', true],
+			['1.2', 'not-run', '0/1', '', false],
+			['2.1', 'done', '1/1', '', false],
+			['2.2', 'failed', '0/1', '', true],
+			['2.3', 'blocked', '0/1', '2.2', true],
+			['2.4', 'failed', '2/5', '', true],
+			['3.1', 'not-run', '0/1', '', false],
+		]);
+		expect(withEarlierRuns(now, undefined)).toEqual(now);
+	});
+
+	test('the tables say which statuses are from an earlier run, and Next follows the combined picture', () => {
+		const en = progressReport(combined, [], { language: 'en', color: false });
+		expect(en).toMatch(/^ {2}✓ 1\.1 +Lesson 1\.1 +1\/1 \(earlier run\)$/m);
+		expect(en).toMatch(/^ {2}· 1\.2 +Lesson 1\.2 +0\/1 \(not run\)$/m);
+		expect(en).toMatch(/^ {2}✓ 2\.1 +Lesson 2\.1 +1\/1$/m);
+		expect(en).toMatch(/^ {2}⊘ 2\.3 +Lesson 2\.3 +0\/1 \(blocked by 2\.2\) \(earlier run\)$/m);
+		expect(en).toContain('Total: lessons 2/7, points 4/11');
+		expect(en).toContain('Next: 2.2 Lesson 2.2\n  Hint: hint 2.2');
+		const ja = progressReport(combined, [], { language: 'ja', color: false });
+		expect(ja).toMatch(/^ {2}✓ 1\.1 +レッスン 1\.1 +1\/1 \(以前の実行結果\)$/m);
+		expect(ja).toContain('次はこれ: 2.2 レッスン 2.2');
+	});
+});
+
+describe('terminal columns', () => {
+	test('display width: CJK and fullwidth take two columns, combining marks none', () => {
+		expect(displayWidth('Lesson 2.1')).toBe(10);
+		expect(displayWidth('カーネルモジュール')).toBe(18);
+		expect(displayWidth('한글 ＡＢ')).toBe(9);
+		expect(displayWidth('ｶﾅ')).toBe(2); // halfwidth katakana
+		expect(displayWidth('e\u0301te\u0301')).toBe(3);
+	});
+
+	test('every row of a table has its points at the same column, English or Japanese, long titles cut', () => {
+		const titled = (id: string, en: string, ja: string) => check(id, 'passed', { meta: { title: { en, ja } } });
+		const lessons = lessonsOf([
+			titled('1.1', 'Hello', 'こんにちは'),
+			titled('1.2', 'ClamAV signatures', 'ClamAV signatures'),
+			titled('1.3', 'A long English title '.repeat(5), '長い日本語のタイトルです'.repeat(6)),
+			titled('1.4', 'Mixed', 'ClamAV の署名 (ｶﾅ) と が\u3099'),
+		]);
+		for (const language of ['en', 'ja'] as Language[]) {
+			const rows = progressTables(lessons, { language, color: false }).split('\n').filter((r) => r.startsWith('  '));
+			expect(rows).toHaveLength(4);
+			expect(rows.map(displayWidth)).toEqual(rows.map(() => 2 + 2 + 6 + 64 + 1 + 5));
+			expect(rows[2]).toContain('…');
+		}
+	});
+});
+
+describe('the end of a run', () => {
+	test('a run that broke before any lesson is told from the data: errors, and no lesson test passed or failed', () => {
+		expect(runFailedBeforeLessons([], 1)).toBe(true);
+		expect(runFailedBeforeLessons([check('1.1', 'not-run')], 2)).toBe(true);
+		expect(runFailedBeforeLessons([check('1.1', 'not-run'), check('1.2', 'failed')], 1)).toBe(false);
+		expect(runFailedBeforeLessons([check('1.1', 'not-run')], 0)).toBe(false);
+	});
+
+	/** What the progress reporter prints at the end of a run in a fresh folder with `progress` as results/progress.json. */
+	function reportEnd(language: Language, progress: string | undefined, modules: TestModule[], errors: { message: string; stack?: string }[]) {
+		const root = mkdtempSync(path.join(tmpdir(), 'lab-progress-'));
+		const file = path.join(root, PROGRESS_FILE);
+		if (progress !== undefined) {
+			mkdirSync(path.dirname(file));
+			writeFileSync(file, progress);
+		}
+		const reporter = new ProgressReporter({ language });
+		reporter.onInit({ config: { root } } as unknown as Vitest);
+		const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+		try {
+			reporter.onTestRunEnd(modules, errors);
+			return { out: write.mock.calls.map(([s]) => String(s)).join(''), progress: existsSync(file) ? readFileSync(file, 'utf8') : undefined };
+		} finally {
+			write.mockRestore();
+			rmSync(root, { recursive: true, force: true });
+		}
+	}
+
+	test('a run that broke before any lesson reports its error and one line saying so: no tables, no next lesson, results/progress.json kept', () => {
+		const booted = { message: 'the guest did not boot', stack: 'Error: the guest did not boot\n    at globalSetup' };
+		const en = reportEnd('en', undefined, [], [booted]);
+		expect(en.out).toContain('Error: the guest did not boot\n    at globalSetup');
+		expect(en.out).toContain('No lesson ran: the run broke down before its first lesson');
+		expect(en.out).not.toMatch(/Total|Next|not run/);
+		expect(en.progress).toBeUndefined();
+		const ja = reportEnd('ja', '{"lessons":{"1.1":"done"}}', [], [booted]);
+		expect(ja.out).toContain('レッスンは一つも実行されていません');
+		expect(ja.out).not.toMatch(/合計|次はこれ/);
+		expect(ja.progress).toBe('{"lessons":{"1.1":"done"}}');
+	});
+
+	test('a run that reached lessons remembers their status and points for the next filtered run', () => {
+		const tests = [check('2.4', 'passed', { name: '2.4 a', meta: { points: 2 } }), check('2.4', 'failed', { name: '2.4 b', meta: { points: 3 } })];
+		const module = {
+			project: { name: 'lessons' },
+			moduleId: '/nowhere/specs/2.4.spec.ts',
+			errors: () => [],
+			children: {
+				allTests: () =>
+					tests.map((c) => ({ name: c.name, meta: () => ({ lesson: c.meta }), result: () => ({ state: c.state, errors: [] }), diagnostic: () => ({ duration: 1 }) })),
+			},
+		} as unknown as TestModule;
+		const { out, progress } = reportEnd('en', undefined, [module], []);
+		expect(out).toContain('Total: lessons 0/1, points 2/5');
+		expect(JSON.parse(progress!)).toEqual({ lessons: { '2.4': 'failed' }, earned: { '2.4': 2 } });
 	});
 });
 

@@ -38,6 +38,8 @@ export interface LessonResult {
 	status: LessonStatus;
 	/** For a blocked lesson: the lessons it requires that ran and are not done. */
 	blockedBy: string[];
+	/** The status is remembered from an earlier run: the lesson was not selected in this one. */
+	earlier?: boolean;
 }
 
 function stateOf(test: TestCase): CheckState {
@@ -89,18 +91,48 @@ export function lessonsOf(checks: CheckResult[]): LessonResult[] {
 				blockedBy: [],
 			};
 		});
+	settleBlocks(lessons, (l) => l.status === 'failed');
+	return lessons;
+}
+
+/**
+ * Marks blocked each lesson picked by `which` whose required lessons failed or are blocked, so a
+ * student sees it wait for its parent instead of failing for the parent's reason. Course order:
+ * a parent's own block is settled before its children look at it.
+ */
+function settleBlocks(lessons: LessonResult[], which: (l: LessonResult) => boolean): void {
 	const status = new Map(lessons.map((l) => [l.id, l.status]));
-	// course order: a parent's own block is settled before its children look at it
 	for (const l of lessons) {
-		if (l.status !== 'failed') continue;
+		if (!which(l)) continue;
 		const requires = [...new Set(l.checks.flatMap((c) => c.meta.requires))];
 		l.blockedBy = requires.filter((r) => status.get(r) === 'failed' || status.get(r) === 'blocked');
-		if (l.blockedBy.length) {
-			l.status = 'blocked';
-			status.set(l.id, 'blocked');
-		}
+		l.status = l.blockedBy.length ? 'blocked' : 'failed';
+		status.set(l.id, l.status);
 	}
-	return lessons;
+}
+
+/** What results/progress.json remembers of earlier runs: each lesson's latest status and points. */
+export interface EarlierRuns {
+	lessons: Record<string, LessonStatus>;
+	/** Points earned by the lesson in that run (absent in files written before it was kept). */
+	earned?: Record<string, number>;
+}
+
+/**
+ * The combined picture of a filtered run (`-t 2.1`, one spec file): a lesson this run did not
+ * reach takes its remembered status, marked earlier, so the tables and "Next" do not treat an
+ * unselected lesson as new work. Lessons this run reached keep their own result; a remembered
+ * failure or block is settled again against the combined picture (its parent may pass now).
+ */
+export function withEarlierRuns(lessons: LessonResult[], earlier: EarlierRuns | undefined): LessonResult[] {
+	const combined = lessons.map((l) => {
+		const status = earlier?.lessons[l.id];
+		if (l.status !== 'not-run' || status === undefined || status === 'not-run') return l;
+		const earned = status === 'done' ? l.points : Math.min(earlier?.earned?.[l.id] ?? 0, l.points);
+		return { ...l, status, earned, blockedBy: [], earlier: true };
+	});
+	settleBlocks(combined, (l) => l.earlier === true && l.status !== 'done');
+	return combined;
 }
 
 /**
@@ -109,6 +141,15 @@ export function lessonsOf(checks: CheckResult[]): LessonResult[] {
  */
 export function nextLessonId(ids: string[], status: (id: string) => LessonStatus): string | undefined {
 	return ids.find((id) => status(id) === 'failed') ?? ids.find((id) => status(id) === 'not-run');
+}
+
+/**
+ * Whether the run broke before any lesson (the guest did not boot, a package is missing, no spec
+ * loaded): no lesson test passed or failed, yet there are errors. Then the tables would only say
+ * "not run" everywhere and send the student to lesson 1.1 for a fault that is not theirs.
+ */
+export function runFailedBeforeLessons(checks: CheckResult[], errors: number): boolean {
+	return errors > 0 && checks.every((c) => c.state === 'not-run');
 }
 
 export function nextLesson(lessons: LessonResult[]): LessonResult | undefined {

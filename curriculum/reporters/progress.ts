@@ -1,20 +1,20 @@
 // The student's reporter (npm test in a student workspace, npm run watch): a line per lesson test
 // as it finishes, then every failure with its evidence, a table per chapter, and the next lesson
-// with its hint. It keeps each lesson's latest status in results/progress.json for `npm run hint`.
+// with its hint. It keeps each lesson's latest status and points in results/progress.json for
+// `npm run hint` and for the lessons a filtered run (`-t 2.1`, one spec) does not reach, which the
+// tables show with their remembered status, marked as from an earlier run.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Reporter, TestCase, TestModule, Vitest } from 'vitest/node';
+import type { Reporter, SerializedError, TestCase, TestModule, Vitest } from 'vitest/node';
 import { type Language, languageOf, texts } from '../i18n.js';
-import { colorWanted, progressReport, failureDetails } from '../report-text.js';
-import { type CheckResult, type LessonStatus, checksOf, lessonsOf } from '../results.js';
+import { type TextOptions, colorWanted, failureDetails, progressReport, runFailedNotice } from '../report-text.js';
+import { type CheckResult, type EarlierRuns, checksOf, lessonsOf, runFailedBeforeLessons, withEarlierRuns } from '../results.js';
 import { courseChecks, describeTampering, isStudentWorkspace, isUntouched, studentTodos, verifyWorkspace } from '../workspace.js';
 
 export const PROGRESS_FILE = 'results/progress.json';
 
-export interface ProgressFile {
-	/** The latest status of each lesson that ran, by lesson number. */
-	lessons: Record<string, LessonStatus>;
-}
+/** The latest status (and points) of each lesson that ran, by lesson number. */
+export type ProgressFile = EarlierRuns;
 
 export function readProgress(root: string): ProgressFile | undefined {
 	try {
@@ -55,34 +55,57 @@ export default class ProgressReporter implements Reporter {
 		this.print(`  ${state === 'passed' ? '✓' : '✗'} ${meta.id} ${meta.title[this.language]} (${seconds} s)`);
 	}
 
-	onTestRunEnd(modules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<{ message?: string; stack?: string }>): void {
+	/**
+	 * The report of a run. A run that broke before any lesson gets its errors and one line saying
+	 * so, and leaves results/progress.json alone: "not run" everywhere would blame the student's code.
+	 */
+	onTestRunEnd(modules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<Partial<SerializedError>>): void {
 		const root = this.vitest.config.root;
-		const t = texts(this.language);
-		const text = { language: this.language, color: this.color };
 		const ran = checksOf(modules, root, 'lessons');
 		this.print('');
-		// a spec that did not load, or an error outside any test: the course's defect, never silent
-		for (const m of modules) for (const e of m.errors()) this.print(`${path.relative(root, m.moduleId)}: ${e.message}\n`);
-		for (const e of unhandledErrors) this.print(`${e.stack ?? e.message ?? String(e)}\n`);
-		if (this.options.only) {
-			const own = ran.filter((c) => c.meta.id === this.options.only && c.state !== 'not-run');
-			for (const c of own.filter((c) => c.state === 'failed')) this.print(`${failureDetails(c, text)}\n`);
-			const lesson = lessonsOf(own)[0];
-			if (lesson) this.print(`${lesson.id} ${lesson.title[this.language]}: ${lesson.earned}/${lesson.points}`);
-		} else {
-			this.print(progressReport(lessonsOf(courseChecks(root, ran)), studentTodos(root), text));
-		}
-		if (isStudentWorkspace(root)) {
-			const tampering = verifyWorkspace(root);
-			if (!isUntouched(tampering)) this.print(`\n${t.tampered(describeTampering(tampering))}`);
-		}
-		this.remember(root, ran);
+		const errors = this.printErrors(root, modules, unhandledErrors);
+		const broken = runFailedBeforeLessons(ran, errors);
+		if (broken) this.print(runFailedNotice(this.text));
+		else if (this.options.only) this.reportOnly(ran);
+		else this.print(progressReport(withEarlierRuns(lessonsOf(courseChecks(root, ran)), readProgress(root)), studentTodos(root), this.text));
+		this.warnTampering(root);
+		if (!broken) this.remember(root, ran);
+	}
+
+	private get text(): TextOptions {
+		return { language: this.language, color: this.color };
+	}
+
+	/** A spec that did not load, or an error outside any test: the course's defect, never silent. Returns how many. */
+	private printErrors(root: string, modules: ReadonlyArray<TestModule>, unhandled: ReadonlyArray<Partial<SerializedError>>): number {
+		const errors = [
+			...modules.flatMap((m) => m.errors().map((e) => `${path.relative(root, m.moduleId)}: ${e.message}`)),
+			...unhandled.map((e) => e.stack ?? e.message ?? String(e)),
+		];
+		for (const e of errors) this.print(`${e}\n`);
+		return errors.length;
+	}
+
+	/** Watch mode: only the watched lesson's result and failures, no tables. */
+	private reportOnly(ran: CheckResult[]): void {
+		const own = ran.filter((c) => c.meta.id === this.options.only && c.state !== 'not-run');
+		for (const c of own.filter((c) => c.state === 'failed')) this.print(`${failureDetails(c, this.text)}\n`);
+		const lesson = lessonsOf(own)[0];
+		if (lesson) this.print(`${lesson.id} ${lesson.title[this.language]}: ${lesson.earned}/${lesson.points}`);
+	}
+
+	/** Changed course files void the grade: the student must know before trusting the numbers. */
+	private warnTampering(root: string): void {
+		if (!isStudentWorkspace(root)) return;
+		const tampering = verifyWorkspace(root);
+		if (!isUntouched(tampering)) this.print(`\n${texts(this.language).tampered(describeTampering(tampering))}`);
 	}
 
 	private remember(root: string, ran: CheckResult[]): void {
 		const file = path.join(root, PROGRESS_FILE);
 		const progress = readProgress(root) ?? { lessons: {} };
-		for (const l of lessonsOf(ran)) if (l.status !== 'not-run') progress.lessons[l.id] = l.status;
+		const earned = (progress.earned ??= {});
+		for (const l of lessonsOf(ran)) if (l.status !== 'not-run') [progress.lessons[l.id], earned[l.id]] = [l.status, l.earned];
 		mkdirSync(path.dirname(file), { recursive: true });
 		writeFileSync(file, `${JSON.stringify(progress, null, '\t')}\n`);
 	}
