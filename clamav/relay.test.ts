@@ -36,7 +36,8 @@ afterAll(async () => {
 });
 
 let serial = 0;
-const query = (p: string | Buffer, fd = -1) => ({ serial: ++serial, pid: 4242, fd, path: Buffer.from(p) });
+// the test process stands for the exec-ing one: its root is the relay's
+const query = (p: string | Buffer, fd = -1) => ({ serial: ++serial, pid: process.pid, fd, path: Buffer.from(p) });
 
 function relayFor(client: ClamdClient, options: Partial<RelayOptions> = {}): { relay: Relay; lines: string[] } {
 	const lines: string[] = [];
@@ -77,7 +78,7 @@ describe('decisions with the real clamd', () => {
 		expect(ok).toMatchObject({ allow: true, verdict: 'clean', cached: false });
 		expect(bad).toMatchObject({ allow: false, verdict: 'found', signature: 'Eicar-Test-Signature' });
 		expect(lines).toHaveLength(2);
-		expect(lines[1]).toMatch(/^decision serial=\d+ pid=4242 fd=-1 answer=deny verdict=found signature=Eicar-Test-Signature cached=no ms=\d+\.\d path=".*eicar\.com"$/);
+		expect(lines[1]).toMatch(new RegExp(`^decision serial=\\d+ pid=${process.pid} fd=-1 answer=deny verdict=found signature=Eicar-Test-Signature cached=no ms=\\d+\\.\\d path=".*eicar\\.com"$`));
 	});
 
 	test('a path that is not UTF-8, with a newline, is scanned by streaming its bytes', async () => {

@@ -20,6 +20,8 @@
 //     bytes (INSTREAM). Clean: allow. Found: deny.
 //   - clamd unreachable, too slow (--scan-timeout-ms), or reporting an error: --on-error
 //     decides (deny by default: a scanner that cannot scan must not let everything through).
+//   - A path names the file from the exec-ing process's root: for a chrooted process the relay
+//     looks it up under /proc/<pid>/root, so the scan sees the file the exec runs.
 //   - A path ending in " (deleted)" without a descriptor: --on-error decides. d_path() names an
 //     unlinked file so, and that name may lead to another file (a clean decoy put there) or none.
 //   - Verdicts are cached by the file's identity: device, inode, size, mtime and ctime (mtime can
@@ -189,6 +191,24 @@ const isUtf8 = (b: Buffer) => Buffer.from(b.toString('utf8'), 'utf8').equals(b);
 const DELETED = Buffer.from(' (deleted)');
 const isDeletedName = (b: Buffer) => b.length > DELETED.length && b.subarray(-DELETED.length).equals(DELETED);
 
+/**
+ * The query with its path as the relay (and clamd, also root) can open it. d_path() names the
+ * file from the exec-ing process's root: when a chroot moved that root away from ours, the name
+ * is looked up under /proc/<pid>/root. (Only pass_fd=1 is immune to a root that changes while
+ * the exec waits: a name is looked up again at scan time, a descriptor is the file itself.)
+ */
+export async function inCallersRoot(query: Query): Promise<Query> {
+	if (!query.path || query.pid <= 0) return query; // pid 0: in a pid namespace we cannot see
+	const root = `/proc/${query.pid}/root`;
+	try {
+		const [theirs, ours] = await Promise.all([fsp.stat(root, { bigint: true }), fsp.stat('/', { bigint: true })]);
+		if (theirs.dev === ours.dev && theirs.ino === ours.ino) return query;
+	} catch {
+		// gone, or not ours to see: the lookup under /proc fails and --on-error decides
+	}
+	return { ...query, path: Buffer.concat([Buffer.from(root), query.path]) };
+}
+
 /** The decision-making part, without the device: testable against a real clamd on the host. */
 export class Relay {
 	readonly cache: VerdictCache;
@@ -213,10 +233,11 @@ export class Relay {
 				const verdict = this.failed('the file was deleted: its path names another file or none, and no descriptor was handed over');
 				return this.finish({ ...verdict, query, cached: false, ms: performance.now() - started });
 			}
-			const identity = await this.identify(query);
+			const target = await inCallersRoot(query);
+			const identity = await this.identify(target);
 			const key = identity && cacheKey(identity);
 			const known = key ? this.cache.get(key) : undefined;
-			const verdict = known ?? (await this.verdictOnce(query, key));
+			const verdict = known ?? (await this.verdictOnce(target, key));
 			return this.finish({ ...verdict, query, cached: known !== undefined, ms: performance.now() - started });
 		} catch (e) {
 			const verdict = this.failed(`relay: ${(e as Error).message}`);

@@ -7,7 +7,8 @@
 // Proves: the query line's encoding (the path as hex, "-" when it has no name) brings every name
 // to the relay byte for byte, and the relay decides right: by clamd's verdict when it can scan
 // the file, by --on-error deny when the name leads nowhere, and with pass_fd=1 by the very file
-// being executed, whatever its name.
+// being executed, whatever its name. A chrooted exec: d_path() names the file from the chroot,
+// and the relay must scan that file, not the one the same name gives in its own root.
 import { describe, expect, test } from 'vitest';
 import { startClamdInGuest } from '../../clamav/daemon.js';
 import { baseDatabase, buildMarker } from '../../clamav/samples.js';
@@ -160,6 +161,38 @@ describe('hard path names', () => {
 			await clamd.stop();
 			expectHealthyKernel(guest, 'after the hard paths');
 			figure('hard-paths', { execs_checked: execs, names: cases('x').length + 3 });
+		}, onTestFinished);
+	});
+	test('a chrooted exec: the path names the file inside the chroot, and the relay scans that file, not the one the same name gives outside', { timeout: 180_000 }, async ({ onTestFinished }) => {
+		await withGuests('chroot', async (vm) => {
+			const guest = await vm.guest({ hostRoot: true });
+			const [database, marker] = await Promise.all([baseDatabase(), buildMarker()]);
+			await loadExecgate(guest, 'timeout_ms=30000');
+			const clamd = await startClamdInGuest(guest, { databaseDir: database });
+			// the same name twice: a clean program outside, the marker inside the jail
+			const jail = `${DIR}/jail`;
+			const prog = `${DIR}/prog`;
+			await prepareFixture(guest, 'hello-exec', prog);
+			await guest.run(`mkdir -p ${jail}${DIR} ${jail}/bin && cp /bin/busybox ${jail}/bin/ && ln -s busybox ${jail}/bin/sh`);
+			await guest.upload(marker.file, `${jail}${prog}`);
+			await guest.run(`chmod +x ${jail}${prog}`);
+			const relay: StartedRelay = await startRelay(guest, `--clamd ${clamd.socket}`);
+			for (const passFd of [0, 1]) {
+				await guest.run(`echo ${passFd} > ${PARAMS}/pass_fd`);
+				const seen = decisionsIn(relay.output()).length;
+				// chroot(8) is busybox here: it calls chroot() and then executes the name in the jail
+				const r = await guest.run(`chroot ${jail} ${prog}; echo "rc=$?"`);
+				const decision = await guest
+					.waitUntil('the relay\'s decision', async () => decisionsIn(relay.output()).slice(seen).find((d) => d.path === JSON.stringify(prog)), 10_000)
+					.catch(() => undefined);
+				expect(decision, `pass_fd=${passFd}: the relay gets the name as the chrooted process sees it:\n${relay.output().slice(-1500)}`).toMatchObject({ answer: 'deny', verdict: 'found' });
+				// the marker exits 0 when it runs; the clean program outside would print "hello-exec ran"
+				expect({ stdout: r.stdout, stderr: r.stderr }, `pass_fd=${passFd}: the marker in the jail must be refused, although the clean file outside has its name`).toMatchObject({ stdout: 'rc=126\n', stderr: expect.stringMatching(/Operation not permitted/) });
+			}
+			relay.kill(15);
+			expect((await relay.result).status).toBe(0);
+			await clamd.stop();
+			expectHealthyKernel(guest, 'after the chrooted exec');
 		}, onTestFinished);
 	});
 });
