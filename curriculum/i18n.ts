@@ -26,8 +26,8 @@ const text = {
 	notRun: { en: 'not run', ja: '未実行' },
 	earlierRun: { en: 'earlier run', ja: '以前の実行結果' },
 	runFailed: {
-		en: 'No lesson ran: the run broke down before its first lesson, so none of your work was checked. Read the error above, fix what it names, then run "npm test" again.',
-		ja: 'レッスンは一つも実行されていません: 最初のレッスンの前に実行そのものが止まったため、あなたのコードはまだ確かめられていません。上のエラーを読んで原因を直し、もう一度 "npm test" を実行してください。',
+		en: 'No lesson ran: the run broke down before its first lesson, so none of your work was checked. Read the error in this output (vitest may print it after this line), fix what it names, then run "npm test" again.',
+		ja: 'レッスンは一つも実行されていません: 最初のレッスンの前に実行そのものが止まったため、あなたのコードはまだ確かめられていません。この出力にあるエラー（この行の後に出ることもあります）を読んで原因を直し、もう一度 "npm test" を実行してください。',
 	},
 	next: { en: 'Next', ja: '次はこれ' },
 	allDone: { en: 'Every lesson is done.', ja: 'すべてのレッスンが完了しました。' },

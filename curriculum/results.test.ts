@@ -265,6 +265,9 @@ describe('the end of a run', () => {
 		expect(runFailedBeforeLessons([check('1.1', 'not-run')], 2)).toBe(true);
 		expect(runFailedBeforeLessons([check('1.1', 'not-run'), check('1.2', 'failed')], 1)).toBe(false);
 		expect(runFailedBeforeLessons([check('1.1', 'not-run')], 0)).toBe(false);
+		// a global setup that threw: vitest ends the run as failed and keeps the error to itself
+		expect(runFailedBeforeLessons([check('1.1', 'not-run')], 0, 'failed')).toBe(true);
+		expect(runFailedBeforeLessons([check('1.1', 'failed')], 0, 'failed')).toBe(false);
 	});
 
 	/** What the progress reporter prints at the end of a run in a fresh folder with `progress` as results/progress.json. */

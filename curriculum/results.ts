@@ -148,8 +148,10 @@ export function nextLessonId(ids: string[], status: (id: string) => LessonStatus
  * loaded): no lesson test passed or failed, yet there are errors. Then the tables would only say
  * "not run" everywhere and send the student to lesson 1.1 for a fault that is not theirs.
  */
-export function runFailedBeforeLessons(checks: CheckResult[], errors: number): boolean {
-	return errors > 0 && checks.every((c) => c.state === 'not-run');
+export function runFailedBeforeLessons(checks: CheckResult[], errors: number, reason?: 'passed' | 'failed' | 'interrupted'): boolean {
+	// a failing global setup (the guest did not boot) reaches the reporter as a failed run with
+	// no error of its own: vitest prints that error after the report
+	return (errors > 0 || reason === 'failed') && checks.every((c) => c.state === 'not-run');
 }
 
 export function nextLesson(lessons: LessonResult[]): LessonResult | undefined {

@@ -59,12 +59,12 @@ export default class ProgressReporter implements Reporter {
 	 * The report of a run. A run that broke before any lesson gets its errors and one line saying
 	 * so, and leaves results/progress.json alone: "not run" everywhere would blame the student's code.
 	 */
-	onTestRunEnd(modules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<Partial<SerializedError>>): void {
+	onTestRunEnd(modules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<Partial<SerializedError>>, reason?: 'passed' | 'failed' | 'interrupted'): void {
 		const root = this.vitest.config.root;
 		const ran = checksOf(modules, root, 'lessons');
 		this.print('');
 		const errors = this.printErrors(root, modules, unhandledErrors);
-		const broken = runFailedBeforeLessons(ran, errors);
+		const broken = runFailedBeforeLessons(ran, errors, reason);
 		if (broken) this.print(runFailedNotice(this.text));
 		else if (this.options.only) this.reportOnly(ran);
 		else this.print(progressReport(withEarlierRuns(lessonsOf(courseChecks(root, ran)), readProgress(root)), studentTodos(root), this.text));
