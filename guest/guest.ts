@@ -3,12 +3,12 @@
 // that crashes the kernel fails with the evidence instead of a bare timeout.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, readFileSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { type KernelEvent, classifyConsole, consoleExcerpt, describeEvents } from './console.js';
 import { cacheDir, repoRoot, sourceRoot } from './paths.js';
+import { ownedTempDir } from './scratch.js';
 
 export type Accel = 'kvm' | 'tcg';
 
@@ -167,7 +167,7 @@ export class Guest {
 		readonly image: GuestImage,
 		readonly options: BootOptions,
 	) {
-		this.dir = mkdtempSync(path.join(os.tmpdir(), 'lab-guest-'));
+		this.dir = ownedTempDir('lab-guest-');
 	}
 
 	/** QEMU's process id. */
