@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { cachePath, repoRoot } from './paths.js';
+import { cachePath, repoRoot, sourceRoot } from './paths.js';
 
 const run = promisify(execFile);
 
@@ -47,6 +47,18 @@ function hashOf(dir: string, files: string[], extra: string[]): string {
 
 const warningsIn = (log: string) => log.split('\n').filter((l) => /\bwarning:/.test(l));
 
+/**
+ * The compiler's words about the sources where the student edits them: the build runs in a
+ * scratch copy (Kbuild names it by its full path, gcc by the bare file name), so both become
+ * the source folder's path in the course, e.g. kernel/hello/hello.c:14:9.
+ */
+export function inSourceTerms(log: string, scratch: string, dir: string): string {
+	const inside = (root: string) => (dir === root || dir.startsWith(`${root}/`) ? path.relative(root, dir) : undefined);
+	const shown = inside(sourceRoot) || inside(repoRoot) || dir;
+	const bare = /^(?=[\w.+-]+\.[chS]:)/gm;
+	return log.split(`${scratch}/`).join(`${shown}/`).replace(bare, `${shown}/`);
+}
+
 /** Build, or reuse, the output named `output` of the sources in `dir`; `make` builds in a scratch copy. */
 async function cached(kind: string, dir: string, extra: string[], output: string, make: (scratch: string) => Promise<string>): Promise<Built> {
 	const files = sourceFiles(dir);
@@ -61,7 +73,13 @@ async function cached(kind: string, dir: string, extra: string[], output: string
 	const scratch = mkdtempSync(path.join(path.dirname(outDir), `.${path.basename(dir)}-`));
 	try {
 		for (const f of files) cpSync(path.join(dir, f), path.join(scratch, f));
-		const log = await make(scratch);
+		let log: string;
+		try {
+			log = inSourceTerms(await make(scratch), scratch, dir);
+		} catch (e) {
+			if (e instanceof BuildError) throw new BuildError(e.what, inSourceTerms(e.log, scratch, dir));
+			throw e;
+		}
 		writeFileSync(path.join(scratch, 'build.log'), log);
 		try {
 			renameSync(scratch, outDir); // atomic: parallel workers never see half a build
