@@ -15,6 +15,8 @@ export default defineConfig({
 			setupFiles: ['guest/worker-lifetime.ts', 'guest/matchers.ts'],
 			pool: 'forks',
 			testTimeout: 150_000,
+			// a failure shows the lines or values it is about, not "[ …(2) ]"
+			chaiConfig: { truncateThreshold: 2000 },
 			hookTimeout: 180_000,
 		}),
 		reporters: labReporters(),
