@@ -10,8 +10,11 @@ interface Traced {
 	otherWriters: string[];
 	/** The system call right after the last write to fd 1. */
 	afterLastWrite?: string;
+	/** The trace for a failure message, each line cut at 160 characters (reads of ELF files are long). */
 	text: string;
 }
+
+const cutLine = (l: string) => (l.length > 160 ? `${l.slice(0, 157)}...` : l);
 
 /** Read an strace -o file: the system calls that wrote to standard output. */
 async function readTrace(guest: LabGuest, file: string): Promise<Traced> {
@@ -27,7 +30,7 @@ async function readTrace(guest: LabGuest, file: string): Promise<Traced> {
 		else writes.push(leadingCString(m[2]) ?? '');
 		last = i;
 	});
-	return { writes, otherWriters, afterLastWrite: last >= 0 ? /^\w+/.exec(calls[last + 1] ?? '')?.[0] : undefined, text };
+	return { writes, otherWriters, afterLastWrite: last >= 0 ? /^\w+/.exec(calls[last + 1] ?? '')?.[0] : undefined, text: text.split('\n').map(cutLine).join('\n') };
 }
 
 const buffered = [HELLO_STDIO.write, HELLO_STDIO.printf + HELLO_STDIO.fwrite];
