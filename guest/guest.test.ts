@@ -7,20 +7,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, inject, onTestFinished, test } from 'vitest';
 import { CommandTimeout, Guest, GuestDied, sleep } from './guest.js';
-import { LabGuest } from './lab-guest.js';
+import type { LabGuest } from './lab-guest.js';
+import { guestTest } from './lesson.js';
 import { repoRoot } from './paths.js';
 
 const { image, snapshot } = inject('lab');
-
-async function withGuest(body: (g: LabGuest) => Promise<void>): Promise<void> {
-	const guest = await LabGuest.start(image, { incoming: snapshot });
-	try {
-		await guest.afterRestore();
-		await body(guest);
-	} finally {
-		await guest.close();
-	}
-}
 
 const alive = (pid: number) => {
 	try {
@@ -32,103 +23,88 @@ const alive = (pid: number) => {
 };
 
 describe('the guest agent', () => {
-	test('separates stdout and stderr, reports exit codes and signals', () =>
-		withGuest(async (g) => {
-			const r = await g.run('echo out; echo err >&2; exit 3');
-			expect(r).toMatchObject({ status: 3, stdout: 'out\n', stderr: 'err\n' });
-			expect((await g.run('kill -SEGV $$')).status).toBe(128 + 11);
-		}));
+	guestTest('separates stdout and stderr, reports exit codes and signals', async ({ guest: g }) => {
+		const r = await g.run('echo out; echo err >&2; exit 3');
+		expect(r).toMatchObject({ status: 3, stdout: 'out\n', stderr: 'err\n' });
+		expect((await g.run('kill -SEGV $$')).status).toBe(128 + 11);
+	});
 
-	test('runs commands side by side: a blocked one does not hold up the next', () =>
-		withGuest(async (g) => {
-			const slow = g.spawn('sleep 30');
-			const pid = await slow.pid;
-			await g.waitForState(pid, 'S');
-			const quick = await g.run('echo quick');
-			expect(quick.stdout).toBe('quick\n');
-			slow.kill(9);
-			expect((await slow.result).status).toBe(137);
-			expect(await g.procState(pid)).toBeUndefined();
-		}));
+	guestTest('runs commands side by side: a blocked one does not hold up the next', async ({ guest: g }) => {
+		const slow = g.spawn('sleep 30');
+		const pid = await slow.pid;
+		await g.waitForState(pid, 'S');
+		const quick = await g.run('echo quick');
+		expect(quick.stdout).toBe('quick\n');
+		slow.kill(9);
+		expect((await slow.result).status).toBe(137);
+		expect(await g.procState(pid)).toBeUndefined();
+	});
 
-	test('a background job does not keep its command open', () =>
-		withGuest(async (g) => {
-			const r = await g.run('sleep 60 & echo started');
-			expect(r.stdout).toBe('started\n');
-		}));
+	guestTest('a background job does not keep its command open', async ({ guest: g }) => {
+		const r = await g.run('sleep 60 & echo started');
+		expect(r.stdout).toBe('started\n');
+	});
 
-	test('carries binary data both ways intact (upload, then 1 MiB of output)', () =>
-		withGuest(async (g) => {
-			const data = randomBytes(1 << 20);
-			await g.put('/tmp/blob', data, 0o600);
-			const r = await g.run('md5sum /tmp/blob; stat -c %a /tmp/blob');
-			expect(r.stdout).toBe(`${createHash('md5').update(data).digest('hex')}  /tmp/blob\n600\n`);
-			const big = await g.run('head -c 1048576 /dev/zero | tr "\\0" x');
-			expect(big.stdout.length).toBe(1 << 20);
-		}));
+	guestTest('carries binary data both ways intact (upload, then 1 MiB of output)', async ({ guest: g }) => {
+		const data = randomBytes(1 << 20);
+		await g.put('/tmp/blob', data, 0o600);
+		const r = await g.run('md5sum /tmp/blob; stat -c %a /tmp/blob');
+		expect(r.stdout).toBe(`${createHash('md5').update(data).digest('hex')}  /tmp/blob\n600\n`);
+		const big = await g.run('head -c 1048576 /dev/zero | tr "\\0" x');
+		expect(big.stdout.length).toBe(1 << 20);
+	});
 
-	test('an upload to a FIFO waits for its reader without blocking other commands', () =>
-		withGuest(async (g) => {
-			await g.run('mkfifo /tmp/fifo');
-			const upload = g.put('/tmp/fifo', 'through the fifo\n');
-			await sleep(300);
-			expect((await g.run('echo still served')).stdout, 'the agent serves commands while the upload waits').toBe('still served\n');
-			const reader = await g.run('cat /tmp/fifo');
-			await upload;
-			expect(reader.stdout).toBe('through the fifo\n');
-		}));
+	guestTest('an upload to a FIFO waits for its reader without blocking other commands', async ({ guest: g }) => {
+		await g.run('mkfifo /tmp/fifo');
+		const upload = g.put('/tmp/fifo', 'through the fifo\n');
+		await sleep(300);
+		expect((await g.run('echo still served')).stdout, 'the agent serves commands while the upload waits').toBe('still served\n');
+		const reader = await g.run('cat /tmp/fifo');
+		await upload;
+		expect(reader.stdout).toBe('through the fifo\n');
+	});
 
-	test('with the host root mounted, the course folders are at their host paths, wherever the clone is', () =>
-		withGuest(async (g) => {
-			await g.mountHostRoot();
-			const file = path.join(repoRoot, 'package.json');
-			expect((await g.run(`cat ${file}`)).stdout).toBe(readFileSync(file, 'utf8'));
-			expect((await g.run('touch /tmp/writable && echo ok')).stdout, 'the guest still has its own writable /tmp').toBe('ok\n');
-		}));
+	guestTest('with the host root mounted, the course folders are at their host paths, wherever the clone is', async ({ guest: g }) => {
+		await g.mountHostRoot();
+		const file = path.join(repoRoot, 'package.json');
+		expect((await g.run(`cat ${file}`)).stdout).toBe(readFileSync(file, 'utf8'));
+		expect((await g.run('touch /tmp/writable && echo ok')).stdout, 'the guest still has its own writable /tmp').toBe('ok\n');
+	});
 
-	test('runs a command as a normal user', () =>
-		withGuest(async (g) => {
-			expect((await g.run('id -u; id -g', { uid: 1000 })).stdout).toBe('1000\n1000\n');
-		}));
+	guestTest('runs a command as a normal user', async ({ guest: g }) => {
+		expect((await g.run('id -u; id -g', { uid: 1000 })).stdout).toBe('1000\n1000\n');
+	});
 
-	test('a restored guest has the host clock, not the snapshot clock', () =>
-		withGuest(async (g) => {
-			const guestNow = Number((await g.run('date +%s')).stdout);
-			expect(Math.abs(guestNow - Date.now() / 1000)).toBeLessThan(5);
-		}));
+	guestTest('a restored guest has the host clock, not the snapshot clock', async ({ guest: g }) => {
+		const guestNow = Number((await g.run('date +%s')).stdout);
+		expect(Math.abs(guestNow - Date.now() / 1000)).toBeLessThan(5);
+	});
 });
 
 describe('time limits and crashes', () => {
-	test('a command past its limit fails with CommandTimeout and is killed', () =>
-		withGuest(async (g) => {
-			const r = g.spawn('echo begun; exec sleep 100', { timeoutMs: 1500 });
-			const pid = await r.pid;
-			await expect(r.result).rejects.toThrow(CommandTimeout);
-			await expect(r.result).rejects.toThrow(/begun/);
-			await g.waitUntil('the timed-out command to be killed', async () => ((await g.procState(pid)) ? undefined : true), 5000);
-		}));
+	guestTest('a command past its limit fails with CommandTimeout and is killed', async ({ guest: g }) => {
+		const r = g.spawn('echo begun; exec sleep 100', { timeoutMs: 1500 });
+		const pid = await r.pid;
+		await expect(r.result).rejects.toThrow(CommandTimeout);
+		await expect(r.result).rejects.toThrow(/begun/);
+		await g.waitUntil('the timed-out command to be killed', async () => ((await g.procState(pid)) ? undefined : true), 5000);
+	});
 
-	test('a kernel panic ends the guest and fails the pending command with the panic', () =>
-		withGuest(async (g) => {
-			const r = g.run('echo 1 > /proc/sys/kernel/sysrq; echo c > /proc/sysrq-trigger; sleep 30');
-			await expect(r).rejects.toThrow(GuestDied);
-			await expect(r).rejects.toThrow(/kernel panic: sysrq triggered crash/);
-			expect(g).toHavePanicked(/sysrq triggered crash/);
-			await expect(g.run('true')).rejects.toThrow(GuestDied);
-		}));
+	guestTest('a kernel panic ends the guest and fails the pending command with the panic', async ({ guest: g }) => {
+		const r = g.run('echo 1 > /proc/sys/kernel/sysrq; echo c > /proc/sysrq-trigger; sleep 30');
+		await expect(r).rejects.toThrow(GuestDied);
+		await expect(r).rejects.toThrow(/kernel panic: sysrq triggered crash/);
+		expect(g).toHavePanicked(/sysrq triggered crash/);
+		await expect(g.run('true')).rejects.toThrow(GuestDied);
+	});
 });
 
 describe('kernel address layout', () => {
 	const textAddress = async (g: LabGuest) => (await g.run("grep ' _text$' /proc/kallsyms")).stdout.split(' ')[0];
 
-	test('the vmlinux boot runs at the link address; a KASLR boot (compressed kernel) does not', async () => {
-		await withGuest(async (g) => expect(await textAddress(g)).toBe('ffffffff81000000'));
-		const randomized = await LabGuest.start({ ...image, vmlinux: image.bzImage! });
-		try {
-			expect(await textAddress(randomized)).not.toBe('ffffffff81000000');
-		} finally {
-			await randomized.close();
-		}
+	guestTest('the vmlinux boot runs at the link address; a KASLR boot (compressed kernel) does not', async ({ vm }) => {
+		expect(await textAddress(await vm.guest())).toBe('ffffffff81000000');
+		expect(await textAddress(await vm.guest({ kaslr: true }))).not.toBe('ffffffff81000000');
 	});
 });
 

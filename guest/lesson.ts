@@ -102,6 +102,26 @@ export class GuestPool {
 	}
 }
 
+/**
+ * vitest's `test` with the harness's fixtures: `vm`, a GuestPool of the test's own, and `guest`,
+ * a default guest from it (restored from the run's saved state). Every guest of the pool is
+ * killed when the test ends, also when a time limit abandons the test's body.
+ */
+export const guestTest = test.extend<{ vm: GuestPool; guest: LabGuest }>({
+	// (vitest reads a fixture's dependencies from its first parameter's pattern: none here)
+	vm: async ({}, use) => {
+		const pool = new GuestPool();
+		try {
+			await use(pool);
+		} finally {
+			await pool.closeAll();
+		}
+	},
+	guest: async ({ vm }, use) => {
+		await use(await vm.guest());
+	},
+});
+
 const slug = (s: string) => s.replace(/[^A-Za-z0-9.]+/g, '-').replace(/^-|-$/g, '').toLowerCase();
 
 /** Keep each guest's console for a failed test; returns the files written. */
@@ -201,19 +221,16 @@ export function lesson(spec: Lesson, body: (ctx: { vm: GuestPool }) => Promise<v
 	const accel = inject('lab').image.accel;
 	const starters = inject('labStarters');
 	const lessonDir = path.join(resultsDir, ...(starters ? ['starters'] : []), slug(`${meta.id} ${meta.title.en}`));
-	test(
+	guestTest(
 		`${meta.id} ${meta.title.en}`,
 		{
 			meta: { lesson: meta },
 			// the harness's own limits fire first, so a slow lesson fails with evidence
 			timeout: scaledMs(accel, spec.timeoutMs ?? 120_000) + 30_000,
 		},
-		async ({ task, onTestFinished }) => {
+		async ({ task, vm }) => {
 			rmSync(lessonDir, { recursive: true, force: true });
 			const removed = starters ? prepareStarter(starters, meta) : [];
-			const vm = new GuestPool();
-			// also on a vitest timeout, which abandons the body: no guest outlives its test
-			onTestFinished(() => vm.closeAll());
 			const failure = await body({ vm }).then(
 				() => undefined,
 				(thrown: unknown) => (thrown instanceof Error ? thrown : new Error(String(thrown))),
