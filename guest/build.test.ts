@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect, test } from 'vitest';
@@ -27,6 +27,28 @@ test('a program that does not build fails with a BuildError whose log points at 
 		const error = await buildProgram(path.join(dir, 'broken')).catch((e: unknown) => e);
 		expect(error).toBeInstanceOf(BuildError);
 		expect((error as BuildError).log).toContain(`${path.join(dir, 'broken')}/broken.c:1:`);
+	} finally {
+		rmSync(dir, { recursive: true, force: true });
+	}
+});
+
+test("a rebuild removes this program's builds unused for a week, and no other program's", async () => {
+	const dir = mkdtempSync(path.join(os.tmpdir(), 'lab-build-test-'));
+	try {
+		const src = path.join(dir, 'prune');
+		mkdirSync(src);
+		writeFileSync(path.join(src, 'prune.c'), `int main(void) { return ${process.pid % 100}; }\n`);
+		const first = path.dirname((await buildProgram(src)).file);
+		const parent = path.dirname(first);
+		const longAgo = new Date(Date.now() - 8 * 24 * 3600_000);
+		const neighbour = path.join(parent, 'prune-exec-0123456789abcdef');
+		mkdirSync(neighbour, { recursive: true });
+		for (const d of [first, neighbour]) utimesSync(d, longAgo, longAgo);
+		writeFileSync(path.join(src, 'prune.c'), `int main(void) { return ${(process.pid % 100) + 1}; }\n`);
+		const second = path.dirname((await buildProgram(src)).file);
+		expect([existsSync(first), existsSync(second), existsSync(neighbour)]).toEqual([false, true, true]);
+		rmSync(second, { recursive: true, force: true });
+		rmSync(neighbour, { recursive: true, force: true });
 	} finally {
 		rmSync(dir, { recursive: true, force: true });
 	}

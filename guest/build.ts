@@ -4,7 +4,7 @@
 // compiler's own words.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { cachePath, repoRoot, sourceRoot } from './paths.js';
@@ -59,6 +59,17 @@ export function inSourceTerms(log: string, scratch: string, dir: string): string
 	return log.split(`${scratch}/`).join(`${shown}/`).replace(bare, `${shown}/`);
 }
 
+/** A build of a folder not used for this long goes: every edit of a source leaves one behind. */
+const UNUSED_MS = 7 * 24 * 3600_000;
+
+function pruneUnused(parent: string, name: string): void {
+	const ours = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-[0-9a-f]{16}$`);
+	for (const entry of readdirSync(parent)) {
+		const dir = path.join(parent, entry);
+		if (ours.test(entry) && Date.now() - statSync(dir).mtimeMs > UNUSED_MS) rmSync(dir, { recursive: true, force: true });
+	}
+}
+
 /** Build, or reuse, the output named `output` of the sources in `dir`; `make` builds in a scratch copy. */
 async function cached(kind: string, dir: string, extra: string[], output: string, make: (scratch: string) => Promise<string>): Promise<Built> {
 	const files = sourceFiles(dir);
@@ -68,8 +79,11 @@ async function cached(kind: string, dir: string, extra: string[], output: string
 	const logFile = path.join(outDir, 'build.log');
 	if (existsSync(file) && existsSync(logFile)) {
 		const log = readFileSync(logFile, 'utf8');
+		const now = new Date();
+		utimesSync(outDir, now, now); // in use: pruneUnused() keeps it
 		return { file, warnings: warningsIn(log), log };
 	}
+	pruneUnused(path.dirname(outDir), path.basename(dir));
 	const scratch = mkdtempSync(path.join(path.dirname(outDir), `.${path.basename(dir)}-`));
 	try {
 		for (const f of files) cpSync(path.join(dir, f), path.join(scratch, f));
