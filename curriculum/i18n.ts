@@ -43,14 +43,77 @@ const text = {
 		ja: 'この失敗はレッスンの判定ではなく、教材自体の不具合です（報告してください）。',
 	},
 	tampered: {
-		en: (files: string) => `The course's own files differ from the ones you were given, so this run is not graded: ${files}. Restore them (git checkout -- <file>).`,
-		ja: (files: string) => `配布された教材のファイルが変更されているため、この結果は採点されません: ${files}。元に戻してください（git checkout -- <file>）。`,
+		en: (files: string, restore: string) => `The course's own files differ from the ones you were given, so this run is not graded: ${files}. ${restore}`,
+		ja: (files: string, restore: string) => `配布された教材のファイルが変更されているため、この結果は採点されません: ${files}。${restore}`,
+	},
+	restoreFromCommit: {
+		en: (commit: string) => `Put them back as you were given them: git checkout ${commit} -- <file> (that is the first commit), and delete the files you added.`,
+		ja: (commit: string) => `配布時の内容に戻してください: git checkout ${commit} -- <ファイル>（最初のコミットから取り出します）。追加したファイルは削除してください。`,
+	},
+	restoreFromHistory: {
+		en: 'Put them back as you were given them: git log -- <file> shows the commit that has it, git checkout <commit> -- <file> brings it back; delete the files you added.',
+		ja: '配布時の内容に戻してください: git log -- <ファイル> で元の内容を持つコミットを探し、git checkout <コミット> -- <ファイル> で取り出せます。追加したファイルは削除してください。',
+	},
+	restoreByCopy: {
+		en: 'This workspace is not a git repository: copy each of them back from a fresh export (npm run skels -- DIR, in the course repository), and delete the files you added.',
+		ja: 'このワークスペースは git リポジトリではありません: コースのリポジトリで新しく書き出したワークスペース（npm run skels -- DIR）から該当するファイルをコピーして戻し、追加したファイルは削除してください。',
+	},
+	rerun: {
+		en: (id: string, pattern: string) => `Run it alone: npm run watch -- ${id} (again at every save), or once: npx vitest run -t '${pattern}'`,
+		ja: (id: string, pattern: string) => `このレッスンだけを実行: npm run watch -- ${id}（保存するたびに再実行）、または一度だけ: npx vitest run -t '${pattern}'`,
 	},
 	watching: {
 		en: (what: string) => `Watching ${what}: save a file to run the lesson again (Ctrl-C stops).`,
 		ja: (what: string) => `${what} を監視中: ファイルを保存するとレッスンを再実行します（Ctrl-C で終了）。`,
 	},
-	noSuchLesson: { en: (id: string) => `There is no lesson ${id}.`, ja: (id: string) => `レッスン ${id} はありません。` },
+	noSuchLesson: {
+		en: (id: string, ids: string) => `There is no lesson ${id}. The lessons are: ${ids}.`,
+		ja: (id: string, ids: string) => `レッスン ${id} はありません。レッスンは次のとおりです: ${ids}`,
+	},
+	lessonNotLoaded: {
+		en: (id: string) => `Lesson ${id} did not load: its spec failed (the error is above).`,
+		ja: (id: string) => `レッスン ${id} を読み込めませんでした: spec の読み込みに失敗しています（エラーは上に表示されています）。`,
+	},
+	usageHint: {
+		en: 'usage: npm run hint [-- <lesson>], e.g. npm run hint -- 2.3',
+		ja: '使い方: npm run hint [-- <レッスン>]（例: npm run hint -- 2.3）',
+	},
+	usageWatch: {
+		en: 'usage: npm run watch -- <lesson>, e.g. npm run watch -- 2.3',
+		ja: '使い方: npm run watch -- <レッスン>（例: npm run watch -- 2.3）',
+	},
+	usageExport: {
+		en: (command: string) => `usage: npm run ${command} -- DIR (a new or empty folder outside the course repository)`,
+		ja: (command: string) => `使い方: npm run ${command} -- DIR（コースのリポジトリの外にある、新しいか空のフォルダ）`,
+	},
+	destInsideCourse: {
+		en: (dir: string) => `${dir}: write the workspace outside the course repository.`,
+		ja: (dir: string) => `${dir}: ワークスペースはコースのリポジトリの外に書き出してください。`,
+	},
+	destNotEmpty: {
+		en: (dir: string) => `${dir} is not empty: give a new folder, or an empty one.`,
+		ja: (dir: string) => `${dir} は空ではありません: 新しいフォルダか空のフォルダを指定してください。`,
+	},
+	destNotFolder: {
+		en: (dir: string, at: string) => `${dir}: ${at} is a file, not a folder, so the workspace cannot go there.`,
+		ja: (dir: string, at: string) => `${dir}: ${at} はフォルダではなくファイルなので、そこにはワークスペースを書き出せません。`,
+	},
+	destCannotCreate: {
+		en: (dir: string, at: string, reason: string) => `${dir}: cannot create the folder ${at} (${reason}).`,
+		ja: (dir: string, at: string, reason: string) => `${dir}: フォルダ ${at} を作成できません（${reason}）。`,
+	},
+	destVirtualParent: {
+		en: (dir: string, at: string, parent: string) => `${dir}: cannot create the folder ${at}: ${parent} exists but takes no new folders (a virtual file system such as /proc or /sys).`,
+		ja: (dir: string, at: string, parent: string) => `${dir}: フォルダ ${at} を作成できません: ${parent} は存在しますが、新しいフォルダを作れない場所です（/proc や /sys のような仮想ファイルシステム）。`,
+	},
+	destCannotWrite: {
+		en: (dir: string, reason: string) => `${dir}: cannot write in this folder (${reason}).`,
+		ja: (dir: string, reason: string) => `${dir}: このフォルダには書き込めません（${reason}）。`,
+	},
+	alreadyWorkspace: {
+		en: (root: string) => `${root} is a student workspace already: export from the course repository, which has the solutions.`,
+		ja: (root: string) => `${root} はすでに学生用ワークスペースです: 解答のあるコースのリポジトリから書き出してください。`,
+	},
 	noRunYet: {
 		en: 'No results yet: this is the first lesson. Run "npm test" to see where you stand.',
 		ja: 'まだ結果がありません: 最初のレッスンです。"npm test" で進み具合がわかります。',

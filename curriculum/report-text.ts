@@ -118,8 +118,24 @@ export function lessonHint(checks: LessonMeta[], todos: StarterTodo[], o: TextOp
 	].join('\n');
 }
 
-/** What failed in one check: the assertion's expected and actual, or the message, then the console. */
-export function failureDetails(check: CheckResult, o: TextOptions): string {
+/**
+ * vitest's -t pattern that selects one lesson's tests: their names are "<id> <title>", so the id is
+ * anchored, its dots escaped and a space follows ("-t 1.1" alone also runs 1.1b).
+ */
+export function lessonTestPattern(id: string): string {
+	return `^${id.replace(/\./g, '\\.')} `;
+}
+
+/** The commands that run one lesson alone: watch mode, or one vitest run. */
+export function rerunCommands(id: string, language: Language): string {
+	return texts(language).rerun(id, lessonTestPattern(id));
+}
+
+/**
+ * What failed in one check: the assertion's expected and actual, or the message, then the console,
+ * then the check's hint unless `withHint` is false (a caller that prints the lesson's hints once).
+ */
+export function failureDetails(check: CheckResult, o: TextOptions, withHint = true): string {
 	const t = texts(o.language);
 	const paint = painter(o.color);
 	const f = check.failure;
@@ -135,7 +151,7 @@ export function failureDetails(check: CheckResult, o: TextOptions): string {
 	}
 	for (const c of f.consoles) out.push(`  ${t.consoleOf(c.guest, c.events)}:`, indent(c.excerpt, '    | '));
 	if (f.logs.length) out.push(`  ${t.fullLog}: ${f.logs.join(', ')}`);
-	out.push(`  ${t.hint}: ${check.meta.hint[o.language]}`);
+	if (withHint) out.push(`  ${t.hint}: ${check.meta.hint[o.language]}`);
 	return out.join('\n');
 }
 
@@ -152,7 +168,7 @@ export function progressReport(lessons: LessonResult[], todos: StarterTodo[], o:
 	out.push(progressTables(lessons, o), '');
 	const next = nextLesson(lessons);
 	if (next) {
-		out.push(paint('bold', `${t.next}: ${next.id} ${next.title[o.language]}`));
+		out.push(paint('bold', `${t.next}: ${next.id} ${next.title[o.language]}`), `  ${rerunCommands(next.id, o.language)}`);
 		const pending = next.checks.filter((c) => c.state !== 'passed').map((c) => c.meta);
 		out.push(indent(lessonHint(pending, todos, o), '  '));
 	} else if (lessons.length) out.push(paint('green', t.allDone));

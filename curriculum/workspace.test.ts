@@ -11,7 +11,7 @@ import { scanExercises } from './exercises.js';
 import { badgeProblems, runnerResultProblems, type RunnerResult } from './grade.js';
 import { BADGE_FILE, GRADE_FILE } from './reporters/grade.js';
 import { type ChildRun, childEnv, linkNodeModules, runIn } from './testing.js';
-import { MANIFEST, UPSTREAM_ONLY, courseFiles, exportWorkspace, isStudentWorkspace, isUntouched, readManifest, verifyWorkspace } from './workspace.js';
+import { MANIFEST, UPSTREAM_ONLY, WORKSPACE_README, courseFiles, exportWorkspace, isStudentWorkspace, isUntouched, readManifest, trustedManifest, verifyWorkspace } from './workspace.js';
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'lab-workspace-'));
 const ws = path.join(scratch, 'template');
@@ -72,6 +72,12 @@ describe('the classroom template', () => {
 		expect(manifest.protected).not.toHaveProperty([MANIFEST]);
 		expect(verifyWorkspace(ws)).toEqual({ modified: [], missing: [], added: [] });
 	});
+
+	test("has the student's README (how to work here), not the course's (which is about the solutions)", () => {
+		expect(read('README.md')).toBe(readFileSync(path.join(repoRoot, WORKSPACE_README), 'utf8'));
+		expect(read('README.md')).not.toBe(readFileSync(path.join(repoRoot, 'README.md'), 'utf8'));
+		expect(existsSync(path.join(ws, WORKSPACE_README))).toBe(false);
+	});
 });
 
 describe('npm run skels', () => {
@@ -86,6 +92,26 @@ describe('npm run skels', () => {
 		expect(existsSync(path.join(dest, '.git'))).toBe(false);
 		expect(verifyWorkspace(dest)).toEqual({ modified: [], missing: [], added: [] });
 		expect(() => exportWorkspace({ ...options, dest })).toThrow(`${dest} is not empty`);
+	});
+
+	test('a destination that cannot take a workspace: one line and status 1, no stack trace, nothing left behind', () => {
+		const file = path.join(scratch, 'a-file');
+		writeFileSync(file, '');
+		const cases = [
+			// Node's own recursive mkdir never returns here: /proc exists and says ENOENT
+			{ dir: '/proc/nope/ws', says: '/proc/nope/ws: cannot create the folder /proc/nope: /proc exists but takes no new folders' },
+			{ dir: path.join(file, 'ws'), says: `${path.join(file, 'ws')}: ${file} is a file, not a folder` },
+			{ dir: path.dirname(HELLO_SPEC), says: 'write the workspace outside the course repository', status: 2 },
+		];
+		for (const c of cases) {
+			const r = runIn(repoRoot, 'tsx', ['curriculum/cli/export.ts', 'skels', c.dir], {}, 60_000);
+			expect(r.output, `npm run skels -- ${c.dir}`).toContain(c.says);
+			expect(r.output.trim().split('\n'), `one line, no stack trace:\n${r.output}`).toHaveLength(1);
+			expect(r.status, r.output).toBe(c.status ?? 1);
+		}
+		const usage = runIn(repoRoot, 'tsx', ['curriculum/cli/export.ts', 'skels'], {}, 60_000);
+		expect(usage).toEqual({ status: 2, output: 'usage: npm run skels -- DIR (a new or empty folder outside the course repository)\n' });
+		expect(existsSync('/proc/nope')).toBe(false);
 	});
 
 	test('is refused in a student workspace: it has no solutions', () => {
@@ -108,7 +134,7 @@ describe("the student's runs", () => {
 		expect(first.output).toContain('  Full console log: results/1.1-hello-world-from-a-user-space-c-program/guest-1.console.log');
 		expect(first.output).toMatch(/^Chapter 1: User space {3}lessons 0\/\d+ {3}points 0\/\d+$/m);
 		expect(first.output).toMatch(/^ {2}· 2\.1 {3}.* \(not run\)$/m);
-		expect(first.output).toContain(`Next: ${HELLO_TITLE}\n  Hint: userspace/hello/hello.c: `);
+		expect(first.output).toContain(`Next: ${HELLO_TITLE}\n  Run it alone: npm run watch -- 1.1 (again at every save), or once: npx vitest run -t '^1\\.1 '\n  Hint: userspace/hello/hello.c: `);
 		expect(first.output).toMatch(/^ {4}userspace\/hello\/hello\.c:\d+ {2}TODO\(1\.1\): /m);
 	});
 
@@ -131,7 +157,9 @@ describe("the student's runs", () => {
 		expect(next.output).toMatch(new RegExp(`^${HELLO_TITLE}\\nHint: userspace/hello/hello.c: .*\\nFiles: userspace/hello/hello.c\\n {2}userspace/hello/hello.c:\\d+ {2}TODO\\(1\\.1\\): `));
 		const ja = runIn(ws, 'tsx', ['curriculum/cli/hint.ts', '2.1'], { LAB_LANG: 'ja' });
 		expect(ja.output).toMatch(/^2\.1 カーネルモジュールで.*\nヒント: .*\nファイル: kernel\/hello\/hello\.c\n {2}kernel\/hello\/hello\.c:\d+ {2}TODO\(2\.1\): /);
-		expect(runIn(ws, 'tsx', ['curriculum/cli/hint.ts', '9.9']).output).toBe('There is no lesson 9.9.\n');
+		const unknown = runIn(ws, 'tsx', ['curriculum/cli/hint.ts', '9.9']);
+		expect(unknown.status).toBe(2);
+		expect(unknown.output).toMatch(/^There is no lesson 9\.9\. The lessons are: 1\.1, 1\.1b, 1\.2, .*, 4\.8\.\n$/);
 	});
 
 	test('watch mode runs 1.1, sees the student save the fix, and runs it again: it passes', async () => {
@@ -191,4 +219,30 @@ describe("the student's runs", () => {
 		expect(g.runner.tests[0].message).toBe(`not graded: the course's files were changed: ${HELLO_SPEC} (changed), specs/01-userspace/mine.spec.ts (added)`);
 		expect(g.badge).toMatchObject({ message: 'tests changed' });
 	});
+
+	test('a spec in a dot folder counts as added; a spec and its checksum edited together are seen against the first commit, and the report says how to restore', () => {
+		const first = execFileSync('git', ['rev-list', '--max-parents=0', 'HEAD'], { cwd: ws, encoding: 'utf8' }).trim();
+		mkdirSync(path.join(ws, 'specs/.hidden'));
+		writeFileSync(path.join(ws, 'specs/.hidden/pass.spec.ts'), '\n');
+		const manifest = readManifest(ws);
+		manifest.protected[HELLO_SPEC] = 'an edited checksum';
+		writeFileSync(path.join(ws, MANIFEST), JSON.stringify(manifest));
+		execFileSync('git', ['commit', '-qam', 'a student commits the edit'], { cwd: ws });
+		expect(trustedManifest(ws)).toMatchObject({ commit: first, manifestChanged: true });
+		expect(verifyWorkspace(ws)).toEqual({ modified: [MANIFEST, HELLO_SPEC], missing: [], added: ['specs/.hidden/pass.spec.ts', 'specs/01-userspace/mine.spec.ts'] });
+		const run = runLesson11();
+		expect(run.output).toContain(`git checkout ${first.slice(0, 12)} -- <file> (that is the first commit)`);
+	}, 600_000);
+});
+
+describe('the commands in the course repository', () => {
+	test('hint collects the lessons without a guest: it works with a kernel that does not exist; an unknown lesson lists the lessons', () => {
+		// LAB_KERNEL naming a missing kernel makes any guest boot fail at once
+		const hint = runIn(repoRoot, 'tsx', ['curriculum/cli/hint.ts', '2.1'], { LAB_KERNEL: '9.9.9-none' }, 300_000);
+		expect(hint.status, hint.output).toBe(0);
+		expect(hint.output).toMatch(/^2\.1 .*\nHint: /);
+		const unknown = runIn(repoRoot, 'tsx', ['curriculum/cli/watch.ts', '7.7'], { LAB_KERNEL: '9.9.9-none' }, 300_000);
+		expect(unknown.status, unknown.output).toBe(2);
+		expect(unknown.output).toMatch(/^There is no lesson 7\.7\. The lessons are: 1\.1, .*\n$/);
+	}, 600_000);
 });

@@ -5,8 +5,9 @@
 // not change, which the progress run and the grade verify.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { type ExerciseIndex, scanExercises, writeStarterFile } from './exercises.js';
 import { LESSON_ID_SOURCE } from './lesson-id.js';
 import type { LessonMeta } from './lesson-meta.js';
@@ -43,6 +44,8 @@ export interface Manifest {
 
 /** Folders where a file the manifest does not know is a change too (a spec added to pass). */
 const PROTECTED_DIRS = ['specs', 'guest', 'curriculum', 'scripts'];
+/** The workspace's README.md: written for the student, instead of the course's (which is about the solutions). */
+export const WORKSPACE_README = 'curriculum/workspace-README.md';
 /** Exported but the student's to edit. */
 const UNPROTECTED = new Set(['README.md', '.gitignore', MANIFEST]);
 
@@ -64,30 +67,114 @@ export interface Tampering {
 
 export const isUntouched = (t: Tampering) => !t.modified.length && !t.missing.length && !t.added.length;
 
+/**
+ * Folders of the course's own tooling inside a protected folder, whose files are not the student's
+ * additions: git's, npm's, the harness's cache and evidence, vitest's blob reports.
+ */
+const NOT_COURSE_DIRS = new Set(['.git', 'node_modules', '.cache', 'results', '.vitest-reports']);
+/** Editors' swap, backup, lock and autosave files: not changes to the course (unless vitest would run them). */
+const EDITOR_FILE = /~$|^\..*\.sw[a-p]$|^\.#|^#.*#$|^\.DS_Store$/;
+const TEST_FILE = /\.(spec|test)\.[cm]?[jt]sx?$/;
+const editorsOwn = (name: string) => EDITOR_FILE.test(name) && !TEST_FILE.test(name);
+
+/**
+ * Every file and symbolic link under `dir`, dot folders included: vitest runs a spec in a dot
+ * folder (specs/.h/a.spec.ts) as well as any other, so it counts as added like any other.
+ */
 function filesUnder(root: string, dir: string, out: string[] = []): string[] {
 	if (!existsSync(path.join(root, dir))) return out;
 	for (const e of readdirSync(path.join(root, dir), { withFileTypes: true })) {
-		// editors' swap and backup files are not changes to the course
-		if (e.name.startsWith('.') || e.name.endsWith('~') || e.name === 'node_modules') continue;
 		const rel = path.posix.join(dir, e.name);
-		if (e.isDirectory()) filesUnder(root, rel, out);
-		else if (e.isFile()) out.push(rel);
+		if (e.isDirectory()) {
+			if (!NOT_COURSE_DIRS.has(e.name)) filesUnder(root, rel, out);
+		} else if (!editorsOwn(e.name)) out.push(rel);
 	}
 	return out;
 }
 
-/** How the protected files of a workspace differ from its manifest. */
-export function verifyWorkspace(root: string, manifest = readManifest(root)): Tampering {
-	const result: Tampering = { modified: [], missing: [], added: [] };
-	for (const [file, hash] of Object.entries(manifest.protected)) {
+/** The git history a workspace has, when the workspace is a git repository of its own (the classroom template, a student's clone). */
+function gitIn(root: string): ((...args: string[]) => string) | undefined {
+	const git = (...args: string[]) => execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+	try {
+		return realpathSync(git('rev-parse', '--show-toplevel').trim()) === realpathSync(root) ? git : undefined;
+	} catch {
+		return undefined; // no git, or not a repository
+	}
+}
+
+export const isGitWorkspace = (root: string) => gitIn(root) !== undefined;
+
+/** The manifest a workspace is checked against, and whether its own copy differs from it. */
+export interface TrustedManifest {
+	manifest: Manifest;
+	/** The root commit the manifest was read from; undefined when it is the workspace's own copy. */
+	commit?: string;
+	/** The workspace's manifest is not the root commit's (or the root commits disagree). */
+	manifestChanged: boolean;
+}
+
+/**
+ * In a git workspace, the manifest as the first commit had it (the export's: "Exercises of
+ * kernel-security-lab <sha>", or the commit GitHub made from the template), so editing a spec and
+ * its checksum together is seen: the edited manifest differs from the first commit's. Without git
+ * (a `npm run skels` folder), in a shallow clone (whose oldest commit is not the first), or with no
+ * manifest in the first commit, there is only the workspace's own copy to trust: a student who
+ * rewrites it defeats the check; only git's history gives the stronger one. History can be
+ * rewritten too: compare with the template's manifest when a grade really matters.
+ */
+export function trustedManifest(root: string): TrustedManifest {
+	const own = () => readManifest(root);
+	const git = gitIn(root);
+	if (!git) return { manifest: own(), manifestChanged: false };
+	let roots: string[];
+	try {
+		if (git('rev-parse', '--is-shallow-repository').trim() === 'true') return { manifest: own(), manifestChanged: false };
+		// newest first: the last is the oldest root
+		roots = git('rev-list', '--max-parents=0', 'HEAD').split('\n').filter(Boolean);
+	} catch {
+		return { manifest: own(), manifestChanged: false }; // no commit yet
+	}
+	const given = roots.flatMap((commit) => {
+		try {
+			return [{ commit, manifest: JSON.parse(git('show', `${commit}:${MANIFEST}`)) as Manifest }];
+		} catch {
+			return [];
+		}
+	});
+	const first = given.at(-1);
+	if (!first) return { manifest: own(), manifestChanged: false };
+	let current: unknown;
+	try {
+		current = JSON.parse(readFileSync(path.join(root, MANIFEST), 'utf8'));
+	} catch {
+		current = undefined;
+	}
+	const changed = !isDeepStrictEqual(current, first.manifest) || given.some((g) => !isDeepStrictEqual(g.manifest, first.manifest));
+	return { manifest: first.manifest, commit: first.commit, manifestChanged: changed };
+}
+
+/**
+ * How the protected files of a workspace differ from its manifest: by default the trusted one
+ * (trustedManifest), where a changed manifest is itself a modified file.
+ */
+export function verifyWorkspace(root: string, manifest?: Manifest): Tampering {
+	const trusted: TrustedManifest = manifest ? { manifest, manifestChanged: false } : trustedManifest(root);
+	const result: Tampering = { modified: trusted.manifestChanged ? [MANIFEST] : [], missing: [], added: [] };
+	for (const [file, hash] of Object.entries(trusted.manifest.protected)) {
 		const p = path.join(root, file);
 		if (!existsSync(p)) result.missing.push(file);
 		else if (sha256(p) !== hash) result.modified.push(file);
 	}
 	for (const dir of PROTECTED_DIRS) {
-		for (const file of filesUnder(root, dir)) if (!(file in manifest.protected) && file !== MANIFEST) result.added.push(file);
+		for (const file of filesUnder(root, dir)) if (!(file in trusted.manifest.protected) && file !== MANIFEST) result.added.push(file);
 	}
 	return result;
+}
+
+/** Where a student gets a changed course file back: the first commit of a git workspace (when known), else a fresh export. */
+export function restoreSource(root: string): { git: boolean; commit?: string } {
+	if (!isGitWorkspace(root)) return { git: false };
+	return { git: true, commit: trustedManifest(root).commit };
 }
 
 export function describeTampering(t: Tampering): string {
@@ -141,6 +228,117 @@ export function courseFiles(root: string): string[] {
 	return [...new Set(listed.split('\0'))].filter((f) => f && existsSync(path.join(root, f))).sort();
 }
 
+/** Why a folder cannot take a workspace; `at` is the path at fault (the destination or one of its parents). */
+export type DestinationProblem =
+	| { kind: 'not-empty'; at: string }
+	| { kind: 'not-a-folder'; at: string }
+	/** mkdir (or stat) failed for `reason` ("EACCES: permission denied"); `parentExists`: the folder above exists and still said ENOENT (/proc, /sys). */
+	| { kind: 'cannot-create'; at: string; reason: string; parentExists: boolean }
+	/** The folder exists but refused a folder inside it. */
+	| { kind: 'cannot-write'; at: string; reason: string };
+
+export class DestinationError extends Error {
+	constructor(
+		readonly dest: string,
+		readonly problem: DestinationProblem,
+	) {
+		const p = problem;
+		super(
+			p.kind === 'not-empty'
+				? `${dest} is not empty`
+				: p.kind === 'not-a-folder'
+					? `${dest}: ${p.at} is not a folder`
+					: p.kind === 'cannot-create'
+						? `${dest}: cannot create ${p.at} (${p.reason}${p.parentExists ? `, although ${path.dirname(p.at)} exists` : ''})`
+						: `${dest}: cannot write in ${p.at} (${p.reason})`,
+		);
+		this.name = 'DestinationError';
+	}
+}
+
+const errno = (e: unknown) => String((e as NodeJS.ErrnoException).code ?? e);
+/** The system's reason, as Node words it: "EACCES: permission denied" (without the call and path after it). */
+const reasonOf = (e: unknown) => (e instanceof Error && (e as NodeJS.ErrnoException).code ? e.message.split(', ')[0] : String(e));
+
+/**
+ * Makes `dest` ready for a workspace, or throws a DestinationError at once: it must be an empty
+ * folder, or a path whose missing folders can be made. Returns the folders it made (outermost
+ * first), for a caller that gives up later to remove.
+ *
+ * Folders are made one at a time: Node's own mkdirSync(..., { recursive: true }) never returns
+ * when a parent exists but refuses children with ENOENT (/proc, /sys): it makes the parent (EEXIST)
+ * and tries the child again, forever. A test folder made and removed inside `dest` proves it takes
+ * folders, so the recursive mkdir of the export below it is safe.
+ */
+export function prepareDestination(dest: string): string[] {
+	const fail = (problem: DestinationProblem): never => {
+		throw new DestinationError(dest, problem);
+	};
+	const missing: string[] = [];
+	for (let p = dest; ; ) {
+		let isDir: boolean | undefined;
+		try {
+			isDir = statSync(p).isDirectory();
+		} catch (e) {
+			const code = errno(e);
+			// ENOTDIR: a parent is a file, found when the walk reaches it
+			if (code !== 'ENOENT' && code !== 'ENOTDIR') fail({ kind: 'cannot-create', at: p, reason: reasonOf(e), parentExists: false });
+		}
+		if (isDir === false) fail({ kind: 'not-a-folder', at: p });
+		if (isDir) {
+			if (p === dest && readdirSync(p).length) fail({ kind: 'not-empty', at: p });
+			break;
+		}
+		missing.unshift(p);
+		const parent = path.dirname(p);
+		if (parent === p) break;
+		p = parent;
+	}
+	const made: string[] = [];
+	try {
+		for (const dir of missing) {
+			try {
+				mkdirSync(dir);
+			} catch (e) {
+				const parentExists = errno(e) === 'ENOENT' && lstatExists(path.dirname(dir));
+				fail({ kind: 'cannot-create', at: dir, reason: reasonOf(e), parentExists });
+			}
+			made.push(dir);
+		}
+		const probe = path.join(dest, `.lab-probe-${process.pid}`);
+		try {
+			mkdirSync(probe);
+		} catch (e) {
+			fail({ kind: 'cannot-write', at: dest, reason: reasonOf(e) });
+		}
+		rmdirSync(probe);
+	} catch (e) {
+		removeMade(made);
+		throw e;
+	}
+	return made;
+}
+
+function lstatExists(p: string): boolean {
+	try {
+		lstatSync(p);
+		return true;
+	} catch {
+		return false;
+	}
+}
+
+/** Removes the folders prepareDestination made, innermost first, as long as they are still empty. */
+export function removeMade(made: string[]): void {
+	for (const dir of [...made].reverse()) {
+		try {
+			rmdirSync(dir);
+		} catch {
+			return;
+		}
+	}
+}
+
 export interface ExportOptions {
 	/** The course's exercises: index.root is the course checkout (with the solutions). */
 	index: ExerciseIndex;
@@ -167,20 +365,21 @@ export const UPSTREAM_ONLY = [
 	'userspace/execgate-fakeclamd/',
 ];
 
-/** Files a workspace never gets: UPSTREAM_ONLY, the harness's self-tests, solution sidecars. */
+/** Files a workspace never gets: UPSTREAM_ONLY, the harness's self-tests, solution sidecars, the workspace README's source. */
 function exported(file: string, classroom: boolean): boolean {
-	if (UPSTREAM_ONLY.some((dir) => file.startsWith(dir)) || file.endsWith('.test.ts') || file.endsWith(SIDECAR_SUFFIX)) return false;
+	if (UPSTREAM_ONLY.some((dir) => file.startsWith(dir)) || file.endsWith('.test.ts') || file.endsWith(SIDECAR_SUFFIX) || file === WORKSPACE_README) return false;
 	if (file.startsWith('.github/')) return classroom;
 	return true;
 }
 
 export function exportWorkspace(o: ExportOptions): Manifest {
 	if (isStudentWorkspace(o.index.root)) throw new Error(`${o.index.root} is a student workspace already: export from the course repository, which has the solutions`);
-	if (existsSync(o.dest) && readdirSync(o.dest).length) throw new Error(`${o.dest} is not empty`);
+	prepareDestination(o.dest);
 	const exerciseFiles = new Set(o.index.regions.map((r) => r.file));
 	const protectedFiles: Record<string, string> = {};
 	for (const file of o.files.filter((f) => exported(f, o.classroom)).sort()) {
-		writeStarterFile(o.index, file, o.dest, () => true);
+		if (file === 'README.md') writeFileSync(path.join(o.dest, file), readFileSync(path.join(o.index.root, WORKSPACE_README)));
+		else writeStarterFile(o.index, file, o.dest, () => true);
 		if (!exerciseFiles.has(file) && !UNPROTECTED.has(file)) protectedFiles[file] = sha256(path.join(o.dest, file));
 	}
 	const manifest: Manifest = {

@@ -7,9 +7,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Reporter, SerializedError, TestCase, TestModule, Vitest } from 'vitest/node';
 import { type Language, languageOf, texts } from '../i18n.js';
-import { type TextOptions, colorWanted, failureDetails, progressReport, runFailedNotice } from '../report-text.js';
+import { type TextOptions, colorWanted, failureDetails, lessonHint, progressReport, runFailedNotice } from '../report-text.js';
 import { type CheckResult, type EarlierRuns, checksOf, lessonsOf, runFailedBeforeLessons, withEarlierRuns } from '../results.js';
-import { courseChecks, describeTampering, isStudentWorkspace, isUntouched, studentTodos, verifyWorkspace } from '../workspace.js';
+import { courseChecks, describeTampering, isStudentWorkspace, isUntouched, restoreSource, studentTodos, verifyWorkspace } from '../workspace.js';
 
 export const PROGRESS_FILE = 'results/progress.json';
 
@@ -66,7 +66,7 @@ export default class ProgressReporter implements Reporter {
 		const errors = this.printErrors(root, modules, unhandledErrors);
 		const broken = runFailedBeforeLessons(ran, errors, reason);
 		if (broken) this.print(runFailedNotice(this.text));
-		else if (this.options.only) this.reportOnly(ran);
+		else if (this.options.only) this.reportOnly(root, ran);
 		else this.print(progressReport(withEarlierRuns(lessonsOf(courseChecks(root, ran)), readProgress(root)), studentTodos(root), this.text));
 		this.warnTampering(root);
 		if (!broken) this.remember(root, ran);
@@ -86,19 +86,29 @@ export default class ProgressReporter implements Reporter {
 		return errors.length;
 	}
 
-	/** Watch mode: only the watched lesson's result and failures, no tables. */
-	private reportOnly(ran: CheckResult[]): void {
+	/**
+	 * Watch mode: only the watched lesson's result and failures, no tables. The checks of one lesson
+	 * often share their hint (2.3, 2.4, 2.5, 4.4): each failure's details leave it out, and the
+	 * lesson's hints (each distinct one once) and its TODOs follow them.
+	 */
+	private reportOnly(root: string, ran: CheckResult[]): void {
 		const own = ran.filter((c) => c.meta.id === this.options.only && c.state !== 'not-run');
-		for (const c of own.filter((c) => c.state === 'failed')) this.print(`${failureDetails(c, this.text)}\n`);
+		const failed = own.filter((c) => c.state === 'failed');
+		for (const c of failed) this.print(`${failureDetails(c, this.text, false)}\n`);
+		if (failed.length) this.print(`${lessonHint(failed.map((c) => c.meta), studentTodos(root), this.text)}\n`);
 		const lesson = lessonsOf(own)[0];
 		if (lesson) this.print(`${lesson.id} ${lesson.title[this.language]}: ${lesson.earned}/${lesson.points}`);
 	}
 
-	/** Changed course files void the grade: the student must know before trusting the numbers. */
+	/** Changed course files void the grade: the student must know before trusting the numbers, and how to put them back. */
 	private warnTampering(root: string): void {
 		if (!isStudentWorkspace(root)) return;
 		const tampering = verifyWorkspace(root);
-		if (!isUntouched(tampering)) this.print(`\n${texts(this.language).tampered(describeTampering(tampering))}`);
+		if (isUntouched(tampering)) return;
+		const t = texts(this.language);
+		const source = restoreSource(root);
+		const restore = !source.git ? t.restoreByCopy : source.commit ? t.restoreFromCommit(source.commit.slice(0, 12)) : t.restoreFromHistory;
+		this.print(`\n${t.tampered(describeTampering(tampering), restore)}`);
 	}
 
 	private remember(root: string, ran: CheckResult[]): void {
