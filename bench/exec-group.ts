@@ -350,6 +350,18 @@ export async function execFigures(rec: Recorder, image: GuestImage, scratch: str
 		const cachedGlibc = await perExec(rec, guest, { name: 'module + relay, cached verdict, static glibc program', runs, program: glibc, execs: GLIBC_EXECS, deciderOutput: relay.output });
 		const cachedQuiet = await quietConsole(guest, () => perExec(rec, guest, { name: 'module + relay, cached verdict, quiet console', runs, program: exitWith, execs: SAME_PROGRAM_EXECS, deciderOutput: relay.output, note: QUIET_NOTE }));
 
+		// the module's own verdict cache (kernel/execgate/cache.c, cache=1 with pass_fd=1): the first
+		// exec of the unchanged file asks the relay, the others are allowed inside the kernel
+		await setParam(guest, 'pass_fd', 1);
+		await setParam(guest, 'cache', 1);
+		const askedBefore = decisionsIn(relay.output()).length;
+		const moduleCacheNote = 'module parameter cache=1, pass_fd=1';
+		const moduleCached = await perExec(rec, guest, { name: 'module verdict cache (cache=1)', runs, program: exitWith, execs: SAME_PROGRAM_EXECS, note: moduleCacheNote });
+		const moduleCachedQuiet = await quietConsole(guest, () => perExec(rec, guest, { name: 'module verdict cache (cache=1), quiet console', runs, program: exitWith, execs: SAME_PROGRAM_EXECS, note: `${moduleCacheNote}; ${QUIET_NOTE}` }));
+		progress(`module verdict cache: the relay was asked ${decisionsIn(relay.output()).length - askedBefore} times in ${2 * runs * SAME_PROGRAM_EXECS} execs`);
+		await setParam(guest, 'cache', 0);
+		await setParam(guest, 'pass_fd', 0);
+
 		await relayThroughput(rec, guest, relay.output, { exitWith, refused }, bareLoops, runs);
 
 		// first seen: the relay by path, the relay with pass_fd=1 (lesson 4.8: it streams the handed
@@ -415,6 +427,8 @@ export async function execFigures(rec: Recorder, image: GuestImage, scratch: str
 		rec.ratio(EXEC, 'cached verdict / bare', cached, bare);
 		rec.ratio(EXEC, 'cached verdict, quiet console / bare', cachedQuiet, bare);
 		rec.ratio(EXEC, 'cached verdict / bare, static glibc program', cachedGlibc, bareGlibc);
+		rec.ratio(EXEC, 'module verdict cache / bare', moduleCached, bare);
+		rec.ratio(EXEC, 'module verdict cache, quiet console / bare', moduleCachedQuiet, bare);
 		for (const size of SIZES) rec.ratio(EXEC, `relay first seen / bare (${size.label})`, firstSeenFigure('relay', size), bare);
 		rec.ratio(EXEC, 'relay first seen / bare never-run copy (small)', firstSeenFigure('relay', SIZES[0]), bareFresh);
 		rec.ratio(EXEC, 'fanotify same program / bare', fanSame, bare);

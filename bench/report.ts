@@ -43,6 +43,8 @@ function goalsOf(rec: Recorder): Goal[] {
 		{ goal: 'the whole suite under 3 minutes', measured: suiteWorkers?.median, unit: 's', bound: 180, source: `suite: ${suiteWorkers?.name ?? 'whole suite'}` },
 		{ goal: 'a cached-verdict exec within 1.5x of a bare exec', measured: ratio('cached verdict / bare'), unit: 'x', bound: 1.5, source: 'exec: cached verdict / bare' },
 		{ goal: 'the same, with the module\'s lines kept off the serial console', measured: ratio('cached verdict, quiet console / bare'), unit: 'x', bound: 1.5, source: 'exec: cached verdict, quiet console / bare' },
+		{ goal: 'the same, with the module\'s own verdict cache (cache=1, not asking the relay)', measured: ratio('module verdict cache / bare'), unit: 'x', bound: 1.5, source: 'exec: module verdict cache / bare' },
+		{ goal: 'the module\'s verdict cache with a quiet console', measured: ratio('module verdict cache, quiet console / bare'), unit: 'x', bound: 1.5, source: 'exec: module verdict cache, quiet console / bare' },
 	];
 	for (const size of ['small, 10 KB', '1 MiB', '10 MiB']) {
 		goals.push({

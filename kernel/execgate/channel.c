@@ -73,6 +73,7 @@ struct query {
 	struct file *file;		/* bprm->file */
 	u64 asked_at;			/* ktime_get_ns() when the exec began to wait */
 	bool sent;			/* the relay has read it */
+	bool with_fd;			/* and was handed the file with it (pass_fd=1) */
 	enum outcome outcome;
 	struct completion settled;
 };
@@ -164,6 +165,19 @@ static enum outcome ask_relay(struct query *q)
 	return outcome;
 }
 
+/* The verdict cache (cache=1) allowed the exec: the decision line of the answer it reuses. */
+static void log_cache_hit(const char *path, u64 serial, u64 ns)
+{
+	size_t len;
+
+	if (!path)
+		path = "(no usable path)";
+	len = strlen(path);
+	pr_info("allow %*pE%s: the cache allows (query %llu, %llu ms)\n",
+		(int)min_t(size_t, len, EXECGATE_LOG_PATH_MAX), path,
+		len > EXECGATE_LOG_PATH_MAX ? "..." : "", serial, div_u64(ns, NSEC_PER_MSEC));
+}
+
 int execgate_decide(struct linux_binprm *bprm, const char *path)
 {
 	struct query q = {
@@ -172,11 +186,17 @@ int execgate_decide(struct linux_binprm *bprm, const char *path)
 		.path_len = path ? strlen(path) : 0,
 		.file = bprm->file,
 	};
+	struct execgate_cache_ticket ticket;
 	enum outcome outcome;
 	bool allow;
 
 	if (!READ_ONCE(execgate_ask) || in_relay_tree())
 		return 0;
+	q.asked_at = ktime_get_ns();
+	if (execgate_cache_lookup(bprm->file, &ticket, &q.serial)) {
+		log_cache_hit(path, q.serial, ktime_get_ns() - q.asked_at);
+		return 0;
+	}
 	INIT_LIST_HEAD(&q.link);
 	init_completion(&q.settled);
 	q.asked_at = ktime_get_ns();
@@ -204,6 +224,9 @@ int execgate_decide(struct linux_binprm *bprm, const char *path)
 		(allow ? ", fail-open" : ", fail-closed") : "",
 		q.serial, div_u64(ktime_get_ns() - q.asked_at, NSEC_PER_MSEC));
 	/* TODO(4.6) END */
+	/* only what the relay scanned as this very file (pass_fd=1) is remembered: see cache.c */
+	if (outcome == OUTCOME_ALLOW && q.with_fd)
+		execgate_cache_store(&ticket, q.serial);
 	if (outcome == OUTCOME_KILLED)
 		return -EINTR;
 	return allow ? 0 : -EPERM;
@@ -226,6 +249,7 @@ static int relay_open(struct inode *inode, struct file *file)
 	/* TODO(4.4) END */
 	if (err)
 		return err;
+	execgate_cache_relay_changed();
 	return stream_open(inode, file);
 }
 
@@ -237,22 +261,34 @@ static int relay_open(struct inode *inode, struct file *file)
  */
 static int relay_flush(struct file *file, fl_owner_t id)
 {
+	bool left = false;
+
 	if (!(current->flags & PF_EXITING))
 		return 0;
 	spin_lock(&lock);
-	if (relay_file == file && task_tgid(current) == relay)
+	if (relay_file == file && task_tgid(current) == relay) {
 		unregister_relay_locked();
+		left = true;
+	}
 	spin_unlock(&lock);
+	if (left)
+		execgate_cache_relay_changed();
 	return 0;
 }
 
 /* The last close: ends the registration if this file still holds it. */
 static int relay_release(struct inode *inode, struct file *file)
 {
+	bool left = false;
+
 	spin_lock(&lock);
-	if (relay_file == file)
+	if (relay_file == file) {
 		unregister_relay_locked();
+		left = true;
+	}
 	spin_unlock(&lock);
+	if (left)
+		execgate_cache_relay_changed();
 	return 0;
 }
 
@@ -349,6 +385,7 @@ static ssize_t take_query(struct file *file, char *line, size_t size, int fd,
 		return -EINVAL;
 	}
 	q->sent = true;
+	q->with_fd = fd >= 0;
 	*serial = q->serial;
 	if (fd >= 0)
 		*exe = get_file(q->file);

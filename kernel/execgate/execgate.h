@@ -17,6 +17,7 @@ extern bool execgate_ask;
 extern bool execgate_fail_closed;
 extern unsigned int execgate_timeout_ms;
 extern bool execgate_pass_fd;
+extern bool execgate_cache_on;
 
 /* Lesson 4.1 (locate.c): the address of security_hook_heads, or an ERR_PTR. */
 struct security_hook_heads *execgate_find_heads(void);
@@ -40,5 +41,28 @@ u64 execgate_queries(void);
 int execgate_channel_init(void);
 void execgate_channel_stop(void);
 void execgate_channel_exit(void);
+
+/*
+ * The optional verdict cache (cache.c, not a lesson). A ticket is what an exec saw of its
+ * inode when it looked the cache up; the relay's allow is stored with it.
+ */
+struct execgate_cache_ticket {
+	bool valid;			/* the inode may be cached and cache=1 */
+	struct super_block *sb;
+	unsigned long ino;
+	u32 generation;
+	struct timespec64 ctime;
+	struct timespec64 mtime;
+	loff_t size;
+	u64 flushes;			/* flushes seen before the relay was asked */
+};
+
+bool execgate_cache_lookup(struct file *file, struct execgate_cache_ticket *t, u64 *serial);
+void execgate_cache_store(const struct execgate_cache_ticket *t, u64 serial);
+void execgate_cache_relay_changed(void);
+void execgate_cache_exit(void);
+int execgate_cache_file_open(struct file *file);
+int execgate_cache_path_truncate(const struct path *path);
+void execgate_cache_sb_delete(struct super_block *sb);
 
 #endif /* EXECGATE_H */

@@ -8,7 +8,8 @@
  *   hook.c     4.3  the bprm_check_security hook: log the resolved path of every exec
  *   channel.c  4.4  /dev/execgate: queries to one relay in user space, answers back
  *                   (4.8: hand the relay the opened file instead of a path)
- *   main.c          parameters, adding and removing the hook, unloading safely
+ *   main.c          parameters, adding and removing the hooks, unloading safely
+ *   cache.c         not a lesson: an optional verdict cache (cache=1), off by default
  *
  * Linux 6.1 has no API for a module to add LSM hooks (security_add_hooks() is __init), and
  * the hook lists are read-only after boot. This module appends one security_hook_list to
@@ -115,6 +116,33 @@ static struct security_hook_list execgate_hook = {
 	.lsm = KBUILD_MODNAME,
 };
 
+/*
+ * The verdict cache's hooks (cache.c): whatever may change a file drops its verdict, and a
+ * super_block that goes takes its verdicts along. They never sleep and never refuse, and they
+ * are on their lists whatever cache says, so that turning it on at run time misses no write.
+ */
+static struct security_hook_list cache_hooks[] = {
+	{ .hook = { .file_open = execgate_cache_file_open }, .lsm = KBUILD_MODNAME },
+	{ .hook = { .path_truncate = execgate_cache_path_truncate }, .lsm = KBUILD_MODNAME },
+	{ .hook = { .sb_delete = execgate_cache_sb_delete }, .lsm = KBUILD_MODNAME },
+};
+
+/* The list each of cache_hooks goes on. */
+static struct hlist_head *cache_head(int i)
+{
+	switch (i) {
+	case 0:
+		return &heads->file_open;
+	case 1:
+		return &heads->path_truncate;
+	default:
+		return &heads->sb_delete;
+	}
+}
+
+/* How many of cache_hooks are on their lists. */
+static unsigned int cache_hooks_added;
+
 /* Log the LSMs on one hook list, in the order the kernel calls them. */
 static void show_hooks(const char *when)
 {
@@ -159,6 +187,8 @@ static void hook_del(struct security_hook_list *h)
 		WRITE_ONCE(next->pprev, h->list.pprev);
 }
 
+static void remove_hooks(void);
+
 static int __init execgate_init(void)
 {
 	int err;
@@ -180,19 +210,30 @@ static int __init execgate_init(void)
 		goto err_channel;
 	}
 	show_hooks("after");
-	pr_info("loaded: ask=%d fail_closed=%d timeout_ms=%u pass_fd=%d\n", execgate_ask,
-		execgate_fail_closed, execgate_timeout_ms, execgate_pass_fd);
+	for (; cache_hooks_added < ARRAY_SIZE(cache_hooks); cache_hooks_added++) {
+		err = hook_add(cache_head(cache_hooks_added), &cache_hooks[cache_hooks_added]);
+		if (err) {
+			pr_err("could not add the verdict cache's hooks: %d\n", err);
+			goto err_hooks;
+		}
+	}
+	pr_info("loaded: ask=%d fail_closed=%d timeout_ms=%u pass_fd=%d cache=%d\n", execgate_ask,
+		execgate_fail_closed, execgate_timeout_ms, execgate_pass_fd, execgate_cache_on);
 	return 0;
 
+err_hooks:
+	remove_hooks();
+	return err;
 err_channel:
 	execgate_channel_exit();
 	return err;
 }
 
-static void __exit execgate_exit(void)
+/* Take every hook off, wait until no task is in any of them, close the device. */
+static void remove_hooks(void)
 {
-	if (!install)
-		return;
+	while (cache_hooks_added > 0)
+		hook_del(&cache_hooks[--cache_hooks_added]);
 	hook_del(&execgate_hook);
 	show_hooks("unloading");
 	/*
@@ -207,6 +248,14 @@ static void __exit execgate_exit(void)
 	/* and until the last of them has returned past its atomic_dec_and_test() */
 	synchronize_rcu_tasks();
 	execgate_channel_exit();
+	execgate_cache_exit();
+}
+
+static void __exit execgate_exit(void)
+{
+	if (!install)
+		return;
+	remove_hooks();
 	pr_info("unloaded after %ld execs, %llu queries to the relay\n",
 		atomic_long_read(&hook_calls), execgate_queries());
 }
