@@ -26,9 +26,13 @@
  *   it is write access. Every change of a file's content happens while the inode's write
  *   access is held (i_writecount > 0): a write(), a writable MAP_SHARED mapping, fallocate,
  *   io_uring, copy_file_range or a reflink need a descriptor opened for writing, and
- *   do_dentry_open() takes write access before it calls the file_open hook; truncate(2),
- *   ftruncate(2) and O_TRUNC take it before the path_truncate hook. Both hooks here drop the
- *   inode's entry. An exec holds the opposite (deny_write_access()) from the open of the file
+ *   do_dentry_open() takes write access before it calls the file_open hook; every truncation
+ *   takes it before notify_change() calls the inode_setattr hook with ATTR_SIZE. Both hooks
+ *   here drop the inode's entry. Not path_truncate: it names the path the caller used, and
+ *   truncate(2) through overlayfs reaches the upper inode by ovl_setattr() -> notify_change()
+ *   with no path_truncate for it (nfsd's SETATTR neither): only the ctime and size would have
+ *   told, and not of a shrink and a regrowth to the old size (zeros) within the tick of the
+ *   file's last change. An exec holds the opposite (deny_write_access()) from the open of the file
  *   until the exec is over, and for as long as the program runs: a writer cannot open the file
  *   meanwhile (ETXTBSY), and a writer holding it open makes the exec fail. So between the exec
  *   that remembered a verdict and any later change there is always one of those hooks, and
@@ -52,7 +56,9 @@
  *
  * - The relay may know other signatures than the last one: the whole cache is flushed when a
  *   relay registers or leaves, when cache is set (to 0 or 1), and at unload. A verdict whose
- *   query began before a flush is not stored after it (generation).
+ *   query began before a flush is not stored after it (generation). clamd reloading its
+ *   database under the same relay flushes nothing (nor does the relay's own cache): restart
+ *   the relay, or set cache, after a signature update.
  *
  * The table is fixed (CACHE_SLOTS, hashed by super_block and i_ino, a collision replaces the
  * old entry) under one spinlock: nothing is allocated in the exec or open path.
@@ -193,31 +199,42 @@ void execgate_cache_store(const struct execgate_cache_ticket *t, u64 serial)
 }
 
 /* Forget the inode's verdict: it is about to be written, or truncated. */
-static void cache_drop(struct inode *inode)
+static void cache_drop(struct inode *inode, const char *why)
 {
 	struct cache_entry *e;
+	bool dropped = false;
 
 	if (!inode || !cacheable(inode))
 		return;
 	e = slot_of(inode->i_sb, inode->i_ino);
 	spin_lock(&cache_lock);
-	if (same_inode(e, inode))
+	if (same_inode(e, inode)) {
 		e->sb = NULL;
+		dropped = true;
+	}
 	spin_unlock(&cache_lock);
+	if (dropped)
+		pr_debug("verdict dropped: inode %lu on %s, %s\n", inode->i_ino, inode->i_sb->s_id,
+			 why);
 }
 
 /* The file_open hook: write access is already held here (do_dentry_open()). */
 int execgate_cache_file_open(struct file *file)
 {
 	if ((file->f_mode & FMODE_WRITE) || (file->f_flags & O_TRUNC))
-		cache_drop(file_inode(file));
+		cache_drop(file_inode(file), "opened for writing");
 	return 0;
 }
 
-/* The path_truncate hook: truncate(2), ftruncate(2) and O_TRUNC, write access held. */
-int execgate_cache_path_truncate(const struct path *path)
+/*
+ * The inode_setattr hook, called by notify_change() for the very inode it changes: a new size
+ * is a truncation, by truncate(2), ftruncate(2) or O_TRUNC, or by overlayfs or nfsd on the real
+ * inode (write access held in all of them).
+ */
+int execgate_cache_inode_setattr(struct dentry *dentry, struct iattr *attr)
 {
-	cache_drop(d_backing_inode(path->dentry));
+	if (attr->ia_valid & ATTR_SIZE)
+		cache_drop(d_backing_inode(dentry), "truncated");
 	return 0;
 }
 

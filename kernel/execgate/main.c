@@ -123,7 +123,7 @@ static struct security_hook_list execgate_hook = {
  */
 static struct security_hook_list cache_hooks[] = {
 	{ .hook = { .file_open = execgate_cache_file_open }, .lsm = KBUILD_MODNAME },
-	{ .hook = { .path_truncate = execgate_cache_path_truncate }, .lsm = KBUILD_MODNAME },
+	{ .hook = { .inode_setattr = execgate_cache_inode_setattr }, .lsm = KBUILD_MODNAME },
 	{ .hook = { .sb_delete = execgate_cache_sb_delete }, .lsm = KBUILD_MODNAME },
 };
 
@@ -134,7 +134,7 @@ static struct hlist_head *cache_head(int i)
 	case 0:
 		return &heads->file_open;
 	case 1:
-		return &heads->path_truncate;
+		return &heads->inode_setattr;
 	default:
 		return &heads->sb_delete;
 	}

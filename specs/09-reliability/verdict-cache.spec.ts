@@ -5,8 +5,8 @@
 // The fault is a change of the cached file by every route that does not go through exec: an
 // append, an open for writing that writes nothing, a store through a MAP_SHARED mapping (only
 // the first store to a page updates mtime: the times cannot prove a file unchanged, the open for
-// writing can), a ctime change without any open (touch -c), a rename
-// over it. After each the next exec must ask the relay again, and a file turned into the marker
+// writing can), a ctime change without any open (touch -c), a truncation through overlayfs
+// (the upper inode gets no path_truncate: the inode_setattr hook drops it), a rename over it. After each the next exec must ask the relay again, and a file turned into the marker
 // must be refused. Files on 9p are asked every time, the marker is never cached, a new relay
 // starts with an empty cache, and with cache=0 (the default) or pass_fd=0 nothing is cached.
 //
@@ -142,6 +142,35 @@ describe('the module\'s verdict cache (cache=1)', () => {
 			first = count(await exec(prog));
 			asked(first, 'after an open for writing that wrote nothing');
 			fromCache(count(await exec(prog)), first, 'after that open, the next exec');
+
+			// truncate(2) through overlayfs: ovl_setattr() truncates the upper inode with
+			// notify_change() and no path_truncate hook names it. A shrink and a regrowth to the old
+			// size (the last byte becomes 0) also change ctime, so the next exec asks anyway; the
+			// evidence that a hook dropped the entry is the module's debug line (dynamic debug).
+			const ovl = `${DIR}/ovl`;
+			const mounted = await guest.run(`modprobe overlay && mkdir -p ${ovl}/lower ${ovl}/upper ${ovl}/work ${ovl}/merged && cp ${DIR}/clean ${ovl}/upper/prog && mount -t overlay overlay -o lowerdir=${ovl}/lower,upperdir=${ovl}/upper,workdir=${ovl}/work ${ovl}/merged`);
+			expect(mounted.status, mounted.output).toBe(0);
+			const upper = `${ovl}/upper/prog`;
+			const ino = (await guest.run(`stat -c %i ${upper}`)).stdout.trim();
+			const dropLine = new RegExp(`^verdict dropped: inode ${ino} on tmpfs, truncated$`, 'gm');
+			first = count(await exec(upper));
+			asked(first, 'the upper file of an overlay, first exec');
+			fromCache(count(await exec(upper)), first, 'the upper file of an overlay, second exec');
+			expect((await guest.run(`echo 'module ${MODULE} +p' > /proc/dynamic_debug/control`)).status, 'dynamic debug on').toBe(0);
+			const dropsBefore = [...(await moduleLog(guest)).matchAll(dropLine)].length;
+			const shrunk = await guest.run(`python3 -c 'import os, sys; p = sys.argv[1]; n = os.stat(p).st_size; os.truncate(p, n - 1); os.truncate(p, n)' ${ovl}/merged/prog`);
+			expect(shrunk.status, shrunk.output).toBe(0);
+			expect.soft([...(await moduleLog(guest)).matchAll(dropLine)].length - dropsBefore, 'truncate(2) through the overlay dropped the upper inode\'s entry').toBeGreaterThan(0);
+			first = count(await exec(upper));
+			asked(first, 'after truncate(2) through the overlay');
+			fromCache(count(await exec(upper)), first, 'after truncate(2) through the overlay, the next exec');
+			// the control: truncate(2) of the upper file by its own path logs the same line
+			const dropsDirect = [...(await moduleLog(guest)).matchAll(dropLine)].length;
+			const direct = await guest.run(`python3 -c 'import os, sys; p = sys.argv[1]; os.truncate(p, os.stat(p).st_size)' ${upper}`);
+			expect(direct.status, direct.output).toBe(0);
+			expect.soft([...(await moduleLog(guest)).matchAll(dropLine)].length - dropsDirect, 'truncate(2) of the upper file by its own path dropped its entry').toBeGreaterThan(0);
+			await guest.run(`echo 'module ${MODULE} -p' > /proc/dynamic_debug/control`);
+			expect((await guest.run(`umount ${ovl}/merged`)).status, 'umount the overlay').toBe(0);
 
 			// a store through a MAP_SHARED mapping turns the disguised marker back into the marker
 			// (same size; only a page's first store updates mtime: the writable open is what tells)
