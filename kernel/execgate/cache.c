@@ -91,14 +91,24 @@ static DEFINE_SPINLOCK(cache_lock);
 static struct cache_entry table[CACHE_SLOTS];
 /* Bumped by every flush: a verdict asked for before it is not stored after it. */
 static u64 flushes;
+/*
+ * All of the hooks that drop entries are on their lists: until then (loading) and from the
+ * moment they start to come off (unloading) nothing is looked up or stored.
+ */
+static bool armed;
 
 bool execgate_cache_on;
+
+static void flush_locked(void)
+{
+	memset(table, 0, sizeof(table));
+	flushes++;
+}
 
 static void cache_flush(const char *why)
 {
 	spin_lock(&cache_lock);
-	memset(table, 0, sizeof(table));
-	flushes++;
+	flush_locked();
 	spin_unlock(&cache_lock);
 	pr_debug("verdict cache flushed: %s\n", why);
 }
@@ -167,9 +177,9 @@ bool execgate_cache_lookup(struct file *file, struct execgate_cache_ticket *t, u
 
 	spin_lock(&cache_lock);
 	t->flushes = flushes;
-	t->valid = true;
+	t->valid = armed;
 	e = slot_of(t->sb, t->ino);
-	if (same_inode(e, inode) && timespec64_equal(&e->ctime, &t->ctime) &&
+	if (armed && same_inode(e, inode) && timespec64_equal(&e->ctime, &t->ctime) &&
 	    timespec64_equal(&e->mtime, &t->mtime) && e->size == t->size) {
 		*serial = e->serial;
 		hit = true;
@@ -185,7 +195,7 @@ void execgate_cache_store(const struct execgate_cache_ticket *t, u64 serial)
 	if (!t->valid)
 		return;
 	spin_lock(&cache_lock);
-	if (READ_ONCE(execgate_cache_on) && t->flushes == flushes) {
+	if (armed && READ_ONCE(execgate_cache_on) && t->flushes == flushes) {
 		e = slot_of(t->sb, t->ino);
 		e->sb = t->sb;
 		e->ino = t->ino;
@@ -256,7 +266,20 @@ void execgate_cache_relay_changed(void)
 	cache_flush("the relay changed");
 }
 
-void execgate_cache_exit(void)
+/* The hooks that drop entries are all on their lists now. */
+void execgate_cache_arm(void)
 {
-	cache_flush("unloading");
+	spin_lock(&cache_lock);
+	flush_locked();
+	armed = true;
+	spin_unlock(&cache_lock);
+}
+
+/* Before the first of those hooks comes off: from now on every exec asks. */
+void execgate_cache_disarm(void)
+{
+	spin_lock(&cache_lock);
+	flush_locked();
+	armed = false;
+	spin_unlock(&cache_lock);
 }

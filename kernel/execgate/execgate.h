@@ -60,7 +60,8 @@ struct execgate_cache_ticket {
 bool execgate_cache_lookup(struct file *file, struct execgate_cache_ticket *t, u64 *serial);
 void execgate_cache_store(const struct execgate_cache_ticket *t, u64 serial);
 void execgate_cache_relay_changed(void);
-void execgate_cache_exit(void);
+void execgate_cache_arm(void);
+void execgate_cache_disarm(void);
 int execgate_cache_file_open(struct file *file);
 int execgate_cache_inode_setattr(struct dentry *dentry, struct iattr *attr);
 void execgate_cache_sb_delete(struct super_block *sb);

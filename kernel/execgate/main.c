@@ -217,6 +217,7 @@ static int __init execgate_init(void)
 			goto err_hooks;
 		}
 	}
+	execgate_cache_arm();
 	pr_info("loaded: ask=%d fail_closed=%d timeout_ms=%u pass_fd=%d cache=%d\n", execgate_ask,
 		execgate_fail_closed, execgate_timeout_ms, execgate_pass_fd, execgate_cache_on);
 	return 0;
@@ -232,6 +233,7 @@ err_channel:
 /* Take every hook off, wait until no task is in any of them, close the device. */
 static void remove_hooks(void)
 {
+	execgate_cache_disarm();
 	while (cache_hooks_added > 0)
 		hook_del(&cache_hooks[--cache_hooks_added]);
 	hook_del(&execgate_hook);
@@ -248,7 +250,6 @@ static void remove_hooks(void)
 	/* and until the last of them has returned past its atomic_dec_and_test() */
 	synchronize_rcu_tasks();
 	execgate_channel_exit();
-	execgate_cache_exit();
 }
 
 static void __exit execgate_exit(void)
