@@ -99,6 +99,17 @@ describe('time limits and crashes', () => {
 	});
 });
 
+describe('insmod', () => {
+	guestTest("a module whose init fails has it run once, with busybox's message and the errno as status", async ({ guest: g }) => {
+		const r = await g.insmod('misbehave', 'how=fail');
+		expect(r.output.trim()).toBe(`insmod: can't insert '${r.module.path}': Invalid argument`);
+		expect(r.status, 'the status is the errno (EINVAL)').toBe(22);
+		// busybox's insmod tries init_module() after a failed finit_module(): the init ran twice
+		expect((await g.moduleLog('misbehave')).filter((l) => l.startsWith('loaded')), 'the init logs once').toEqual(['loaded (how=fail)']);
+		expect((await g.insmod('misbehave', 'how=none')).status, 'and the module loads afterwards').toBe(0);
+	});
+});
+
 describe('kernel address layout', () => {
 	const textAddress = async (g: LabGuest) => (await g.run("grep ' _text$' /proc/kallsyms")).stdout.split(' ')[0];
 

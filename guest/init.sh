@@ -14,7 +14,7 @@ mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
 while read -r ko; do
-	insmod "$ko" || echo "lab-init: insmod $ko failed"
+	/sbin/insmod "$ko" || echo "lab-init: insmod $ko failed"
 done < /etc/lab-modules
 
 mode=agent

@@ -1,5 +1,5 @@
-// The guest's initramfs: busybox, the static agent, init, and the kernel modules the harness
-// needs (virtio-serial for the control port, 9p for the host root), in load order.
+// The guest's initramfs: busybox, the static agent, our insmod, init, and the kernel modules the
+// harness needs (virtio-serial for the control port, 9p for the host root), in load order.
 // Built in memory as a newc cpio archive and cached by the hash of everything that goes in.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -13,6 +13,8 @@ export const HARNESS_MODULES = ['virtio_pci', 'virtio_console', '9pnet_virtio', 
 
 const BUSYBOX = '/bin/busybox';
 const AGENT_SOURCE = path.join(repoRoot, 'guest', 'agent', 'agent.c');
+/** Replaces busybox's insmod, which runs a failing module's init twice (guest/agent/insmod.c). */
+const INSMOD_SOURCE = path.join(repoRoot, 'guest', 'agent', 'insmod.c');
 const INIT = path.join(repoRoot, 'guest', 'init.sh');
 const MOUNT_HOSTROOT = path.join(repoRoot, 'guest', 'mount-hostroot.sh');
 
@@ -77,27 +79,31 @@ function sha(...inputs: (string | Buffer)[]): string {
 	return h.digest('hex').slice(0, 16);
 }
 
-/** The static agent, compiled once per source version. */
-export function buildAgent(): string {
-	const source = readFileSync(AGENT_SOURCE);
-	const out = cachePath('agent', sha(source), 'lab-agent');
+/** A static program of guest/agent/, compiled once per source version. */
+function buildStatic(source: string, name: string): string {
+	const text = readFileSync(source);
+	const out = cachePath(name, sha(text), name);
 	if (!existsSync(out)) {
-		progress('building the guest agent (static C)');
+		progress(`building the guest's ${name} (static C)`);
 		const tmp = `${out}.${process.pid}.tmp`;
-		execFileSync('gcc', ['-O2', '-static', '-Wall', '-Wextra', '-Werror', '-o', tmp, AGENT_SOURCE], { stdio: 'pipe' });
+		execFileSync('gcc', ['-O2', '-static', '-Wall', '-Wextra', '-Werror', '-o', tmp, source], { stdio: 'pipe' });
 		renameSync(tmp, out);
 	}
 	return out;
 }
 
+/** The static agent. */
+export const buildAgent = (): string => buildStatic(AGENT_SOURCE, 'lab-agent');
+
 export function buildInitramfs(kernel: GuestKernel): string {
 	const agent = readFileSync(buildAgent());
+	const insmod = readFileSync(buildStatic(INSMOD_SOURCE, 'insmod'));
 	const busybox = readFileSync(BUSYBOX);
 	const init = readFileSync(INIT);
 	const mountHostroot = readFileSync(MOUNT_HOSTROOT);
 	const modules = resolveModules(readFileSync(path.join(kernel.modulesDir, 'modules.dep'), 'utf8'), HARNESS_MODULES);
 	const moduleData = modules.map((m) => readFileSync(path.join(kernel.modulesDir, m)));
-	const out = cachePath('initramfs', `${sha(agent, busybox, init, mountHostroot, kernel.version, ...moduleData)}.cpio`);
+	const out = cachePath('initramfs', `${sha(agent, insmod, busybox, init, mountHostroot, kernel.version, ...moduleData)}.cpio`);
 	if (existsSync(out)) return out;
 
 	progress(`building the guest initramfs (busybox, agent, ${modules.length} modules)`);
@@ -116,7 +122,7 @@ export function buildInitramfs(kernel: GuestKernel): string {
 	for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc', 'proc', 'sys', 'dev', 'tmp', 'run', 'root', 'host']) dir(d);
 	entries.push({ name: 'bin/busybox', mode: 0o100755, data: busybox });
 	const applets = execFileSync(BUSYBOX, ['--list-full'], { encoding: 'utf8' }).split('\n').filter(Boolean);
-	const names = new Set(['bin/busybox']);
+	const names = new Set(['bin/busybox', 'sbin/insmod']);
 	for (const applet of applets) {
 		if (names.has(applet)) continue;
 		names.add(applet);
@@ -125,6 +131,7 @@ export function buildInitramfs(kernel: GuestKernel): string {
 	}
 	entries.push({ name: 'init', mode: 0o100755, data: init });
 	entries.push({ name: 'bin/lab-agent', mode: 0o100755, data: agent });
+	entries.push({ name: 'sbin/insmod', mode: 0o100755, data: insmod });
 	entries.push({ name: 'bin/lab-mount-hostroot', mode: 0o100755, data: mountHostroot });
 	modules.forEach((m, i) => {
 		const name = `lib/modules/${kernel.version}/${m}`;

@@ -5,6 +5,13 @@ import path from 'node:path';
 import { type Built, buildModule, buildProgram, type ProgramOptions } from './build.js';
 import { type EventKind, type KernelEvent, consoleExcerpt, describeEvents } from './console.js';
 import { Guest, GuestError, type RunOptions, type RunResult, type Running, scaledMs, sleep } from './guest.js';
+
+/**
+ * The guest's module loader, by its path: busybox's sh runs its own insmod applet for a bare
+ * "insmod" whatever PATH says, and that one runs a failing init twice (guest/agent/insmod.c).
+ * With the host root mounted this path is the host's kmod insmod, which loads once as well.
+ */
+export const INSMOD = '/sbin/insmod';
 import { repoRoot, sourceRoot } from './paths.js';
 
 /** Where uploads land in the guest. */
@@ -32,10 +39,10 @@ export class LabGuest extends Guest {
 		return { build, path: guestPath, name };
 	}
 
-	/** Build, upload and insmod kernel/<dir>, waiting for insmod to return. */
+	/** Build, upload and insmod kernel/<dir> (with INSMOD), waiting for insmod to return. */
 	async insmod(dir: string, params = '', options: RunOptions = {}): Promise<RunResult & { module: LoadedModule }> {
 		const module = await this.prepareModule(dir);
-		const result = await this.run(`exec insmod ${module.path} ${params}`, options);
+		const result = await this.run(`exec ${INSMOD} ${module.path} ${params}`, options);
 		return { ...result, module };
 	}
 
@@ -43,7 +50,7 @@ export class LabGuest extends Guest {
 	async startInsmod(dir: string, params = '', options: RunOptions = {}): Promise<Running & { module: LoadedModule }> {
 		const module = await this.prepareModule(dir);
 		// exec: the command's own pid is insmod's, so kill() and pidOf() reach insmod itself
-		return { ...this.spawn(`exec insmod ${module.path} ${params}`, options), module };
+		return { ...this.spawn(`exec ${INSMOD} ${module.path} ${params}`, options), module };
 	}
 
 	rmmod(name: string): Promise<RunResult> {

@@ -6,6 +6,8 @@
  * evidence, and that the rest of the suite still runs.
  *
  *   insmod misbehave.ko how=none       load, say "loaded", return
+ *   insmod misbehave.ko how=fail       say "loaded", then fail the load with -EINVAL (the
+ *                                      harness's insmod must run the init once, not twice)
  *   insmod misbehave.ko how=hang       a kernel thread spins with preemption off: the CPU is
  *                                      lost for good (soft lockup), the guest stops answering
  *   insmod misbehave.ko how=panic      panic() during module_init
@@ -23,7 +25,7 @@
 
 static char *how = "none";
 module_param(how, charp, 0444);
-MODULE_PARM_DESC(how, "none, hang, panic, flood or noreturn");
+MODULE_PARM_DESC(how, "none, fail, hang, panic, flood or noreturn");
 
 static struct task_struct *thread;
 
@@ -49,6 +51,8 @@ static int flood(void *unused)
 static int __init misbehave_init(void)
 {
 	pr_info("loaded (how=%s)\n", how);
+	if (!strcmp(how, "fail"))
+		return -EINVAL;
 	if (!strcmp(how, "panic"))
 		panic("misbehave: panic at load");
 	if (!strcmp(how, "noreturn")) {

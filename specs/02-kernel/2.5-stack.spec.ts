@@ -9,6 +9,7 @@
 // area (another stack, a module buffer...), which it overwrites until it hits that area's end.
 import { expect } from 'vitest';
 import { GuestDied } from '../../guest/guest.js';
+import { INSMOD } from '../../guest/lab-guest.js';
 import { lesson } from '../../guest/lesson.js';
 import { consoleLines } from '../../guest/console.js';
 import { recordConsole, rejection } from './support.js';
@@ -41,7 +42,7 @@ lesson(
 
 		const left: number[] = [];
 		for (const kb of [4, 8, 12]) {
-			const r = await guest.run(`exec insmod ${module.path} kb=${kb}`);
+			const r = await guest.run(`exec ${INSMOD} ${module.path} kb=${kb}`);
 			expect(r.status, `insmod bigstack kb=${kb} should succeed: ${r.output}`).toBe(0);
 			const line = (await guest.moduleLog('bigstack')).map((l) => new RegExp(`^${kb} KB array: (\\d+) bytes of the 16384-byte stack left below it$`).exec(l)).find(Boolean);
 			expect(line, `the module should report how much stack is left below the ${kb} KB array`).toBeTruthy();

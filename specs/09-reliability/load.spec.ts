@@ -15,7 +15,7 @@
 import { describe, expect, test } from 'vitest';
 import { type GuestClamd, startClamdInGuest } from '../../clamav/daemon.js';
 import { baseDatabase, buildMarker } from '../../clamav/samples.js';
-import { GUEST_WORKDIR, type LabGuest } from '../../guest/lab-guest.js';
+import { GUEST_WORKDIR, INSMOD, type LabGuest } from '../../guest/lab-guest.js';
 import { MODULE, type StartedRelay, decisionsIn, loadExecgate, prepareFixture, startRelay } from '../04-lsm/support.js';
 import { expectHealthyKernel, fieldsOf, figure, soakSeconds, withGuests } from './support.js';
 
@@ -156,7 +156,7 @@ describe('under load', () => {
 			expect(stopped.status, `the relay stops cleanly under load:\n${stopped.output.slice(-1500)}`).toBe(0);
 			const cycles = await guest.run(
 				`for i in $(seq ${RELOADS}); do n=0; until rmmod ${MODULE} 2>/dev/null; do n=$((n+1)); [ $n -lt 200 ] || exit 1; sleep 0.05; done; ` +
-					`insmod ${module.path} timeout_ms=20000 || exit 2; echo "reloaded $i"; sleep 0.3; done`,
+					`${INSMOD} ${module.path} timeout_ms=20000 || exit 2; echo "reloaded $i"; sleep 0.3; done`,
 				{ timeoutMs: guest.ms(180_000) },
 			);
 			expect(cycles.stdout, `unloaded and loaded again ${RELOADS} times under load: ${cycles.output}`).toContain(`reloaded ${RELOADS}`);
