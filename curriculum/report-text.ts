@@ -17,7 +17,7 @@ export interface TextOptions {
 
 export const colorWanted = (stream: NodeJS.WriteStream = process.stdout) => Boolean(stream.isTTY) && !process.env.NO_COLOR;
 
-function painter(color: boolean) {
+export function painter(color: boolean) {
 	return (style: Style, s: string) => (color ? styleText(style, s) : s);
 }
 

@@ -11,6 +11,7 @@ import { type Language, languageOf } from './i18n.js';
 import type { LessonMeta } from './lesson-meta.js';
 import { displayWidth, progressReport, progressTables } from './report-text.js';
 import ProgressReporter, { PROGRESS_FILE } from './reporters/progress.js';
+import { type Manifest, MANIFEST } from './workspace.js';
 import { type CheckResult, lessonsOf, nextLesson, nextLessonId, runFailedBeforeLessons, unknownRequires, withEarlierRuns } from './results.js';
 
 function meta(id: string, extra: Partial<LessonMeta> = {}): LessonMeta {
@@ -270,21 +271,37 @@ describe('the end of a run', () => {
 		expect(runFailedBeforeLessons([check('1.1', 'failed')], 0, 'failed')).toBe(false);
 	});
 
-	/** What the progress reporter prints at the end of a run in a fresh folder with `progress` as results/progress.json. */
-	function reportEnd(language: Language, progress: string | undefined, modules: TestModule[], errors: { message: string; stack?: string }[]) {
+	interface EndOptions {
+		/** A student workspace: this manifest in curriculum/student-workspace.json (a folder without git: its own copy is trusted). */
+		manifest?: Partial<Manifest>;
+		/** vitest's -t. */
+		testNamePattern?: RegExp;
+	}
+
+	/**
+	 * What the progress reporter prints at the end of a run in a fresh folder with `progress` as
+	 * results/progress.json, and the exit status it leaves (process.exitCode, restored after).
+	 */
+	function reportEnd(language: Language, progress: string | undefined, modules: TestModule[], errors: { message: string; stack?: string }[], o: EndOptions = {}) {
 		const root = mkdtempSync(path.join(tmpdir(), 'lab-progress-'));
 		const file = path.join(root, PROGRESS_FILE);
 		if (progress !== undefined) {
 			mkdirSync(path.dirname(file));
 			writeFileSync(file, progress);
 		}
+		if (o.manifest) {
+			mkdirSync(path.join(root, 'curriculum'));
+			writeFileSync(path.join(root, MANIFEST), JSON.stringify({ checks: [], todos: [], protected: {}, ...o.manifest }));
+		}
 		const reporter = new ProgressReporter({ language });
-		reporter.onInit({ config: { root } } as unknown as Vitest);
+		reporter.onInit({ config: { root, testNamePattern: o.testNamePattern } } as unknown as Vitest);
 		const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+		const exitCode = process.exitCode;
 		try {
 			reporter.onTestRunEnd(modules, errors);
-			return { out: write.mock.calls.map(([s]) => String(s)).join(''), progress: existsSync(file) ? readFileSync(file, 'utf8') : undefined };
+			return { out: write.mock.calls.map(([s]) => String(s)).join(''), progress: existsSync(file) ? readFileSync(file, 'utf8') : undefined, exitCode: process.exitCode };
 		} finally {
+			process.exitCode = exitCode;
 			write.mockRestore();
 			rmSync(root, { recursive: true, force: true });
 		}
@@ -303,20 +320,41 @@ describe('the end of a run', () => {
 		expect(ja.progress).toBe('{"lessons":{"1.1":"done"}}');
 	});
 
-	test('a run that reached lessons remembers their status and points for the next filtered run', () => {
-		const tests = [check('2.4', 'passed', { name: '2.4 a', meta: { points: 2 } }), check('2.4', 'failed', { name: '2.4 b', meta: { points: 3 } })];
-		const module = {
+	/** A spec module of these lesson tests, as vitest hands it to a reporter. */
+	const moduleOf = (tests: CheckResult[]) =>
+		({
 			project: { name: 'lessons' },
 			moduleId: '/nowhere/specs/2.4.spec.ts',
 			errors: () => [],
 			children: {
 				allTests: () =>
-					tests.map((c) => ({ name: c.name, meta: () => ({ lesson: c.meta }), result: () => ({ state: c.state, errors: [] }), diagnostic: () => ({ duration: 1 }) })),
+					tests.map((c) => ({ name: c.name, meta: () => ({ lesson: c.meta }), result: () => ({ state: c.state === 'not-run' ? 'skipped' : c.state, errors: [] }), diagnostic: () => ({ duration: 1 }) })),
 			},
-		} as unknown as TestModule;
-		const { out, progress } = reportEnd('en', undefined, [module], []);
+		}) as unknown as TestModule;
+
+	test('a run that reached lessons remembers their status and points for the next filtered run', () => {
+		const module = moduleOf([check('2.4', 'passed', { name: '2.4 a', meta: { points: 2 } }), check('2.4', 'failed', { name: '2.4 b', meta: { points: 3 } })]);
+		const { out, progress, exitCode } = reportEnd('en', undefined, [module], []);
 		expect(out).toContain('Total: lessons 0/1, points 2/5');
 		expect(JSON.parse(progress!)).toEqual({ lessons: { '2.4': 'failed' }, earned: { '2.4': 2 } });
+		expect(exitCode).toBeUndefined();
+	});
+
+	test('a workspace whose course files changed: the warning comes before the tables and again last, and the run fails', () => {
+		const module = moduleOf([check('1.1', 'passed', { name: '1.1 Lesson 1.1' })]);
+		const manifest = { checks: [{ name: '1.1 Lesson 1.1', spec: 'specs/1.1.spec.ts', meta: meta('1.1') }], protected: { 'specs/1.1.spec.ts': 'a checksum' } };
+		for (const [language, warning] of [
+			['en', "The course's own files differ from the ones you were given, so this run is not graded: specs/1.1.spec.ts (deleted)."],
+			['ja', '配布された教材のファイルが変更されているため、この結果は採点されません: specs/1.1.spec.ts (deleted)。'],
+		] as const) {
+			const { out, exitCode } = reportEnd(language, undefined, [module], [], { manifest });
+			const total = out.indexOf(language === 'en' ? 'Total: lessons 1/1' : '合計: レッスン 1/1');
+			expect(total, out).toBeGreaterThan(0);
+			expect(out.indexOf(warning), out).toBeGreaterThan(-1);
+			expect(out.indexOf(warning), 'warned before the tables').toBeLessThan(total);
+			expect(out.trim().split('\n').at(-1), 'and as the last line').toContain(warning);
+			expect(exitCode).toBe(1);
+		}
 	});
 });
 

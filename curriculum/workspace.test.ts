@@ -232,6 +232,11 @@ describe("the student's runs", () => {
 		expect(verifyWorkspace(ws)).toEqual({ modified: [MANIFEST, HELLO_SPEC], missing: [], added: ['specs/.hidden/pass.spec.ts', 'specs/01-userspace/mine.spec.ts'] });
 		const run = runLesson11();
 		expect(run.output).toContain(`git checkout ${first.slice(0, 12)} -- <file> (that is the first commit)`);
+		// 1.1 passes, yet the run fails: its points prove nothing; the warning leads and ends the report
+		expect(run.output).toContain(`  ✓ ${HELLO_TITLE}`);
+		expect(run.status, run.output).toBe(1);
+		expect(run.output.indexOf('so this run is not graded'), run.output).toBeLessThan(run.output.indexOf('Chapter 1: User space'));
+		expect(run.output.lastIndexOf('so this run is not graded'), 'and again after them').toBeGreaterThan(run.output.indexOf('Total: lessons'));
 	}, 600_000);
 });
 

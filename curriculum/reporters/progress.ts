@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Reporter, SerializedError, TestCase, TestModule, Vitest } from 'vitest/node';
 import { type Language, languageOf, texts } from '../i18n.js';
-import { type TextOptions, colorWanted, failureDetails, lessonHint, progressReport, runFailedNotice } from '../report-text.js';
+import { type TextOptions, colorWanted, failureDetails, lessonHint, painter, progressReport, runFailedNotice } from '../report-text.js';
 import { type CheckResult, type EarlierRuns, checksOf, lessonsOf, runFailedBeforeLessons, withEarlierRuns } from '../results.js';
 import { courseChecks, describeTampering, isStudentWorkspace, isUntouched, restoreSource, studentTodos, verifyWorkspace } from '../workspace.js';
 
@@ -65,10 +65,17 @@ export default class ProgressReporter implements Reporter {
 		this.print('');
 		const errors = this.printErrors(root, modules, unhandledErrors);
 		const broken = runFailedBeforeLessons(ran, errors, reason);
+		// before the tables and again as the last word: a student who reads either end sees it
+		const tampered = this.tamperingWarning(root);
+		if (tampered) this.print(`${tampered}\n`);
 		if (broken) this.print(runFailedNotice(this.text));
 		else if (this.options.only) this.reportOnly(root, ran);
 		else this.print(progressReport(withEarlierRuns(lessonsOf(courseChecks(root, ran)), readProgress(root)), studentTodos(root), this.text));
-		this.warnTampering(root);
+		if (tampered) {
+			this.print(`\n${tampered}`);
+			// the points above prove nothing: the run must not look like a success to a script or CI
+			process.exitCode = 1;
+		}
 		if (!broken) this.remember(root, ran);
 	}
 
@@ -100,15 +107,15 @@ export default class ProgressReporter implements Reporter {
 		if (lesson) this.print(`${lesson.id} ${lesson.title[this.language]}: ${lesson.earned}/${lesson.points}`);
 	}
 
-	/** Changed course files void the grade: the student must know before trusting the numbers, and how to put them back. */
-	private warnTampering(root: string): void {
-		if (!isStudentWorkspace(root)) return;
+	/** Changed course files void the grade: the student must know before trusting the numbers, and how to put them back. Undefined when nothing changed. */
+	private tamperingWarning(root: string): string | undefined {
+		if (!isStudentWorkspace(root)) return undefined;
 		const tampering = verifyWorkspace(root);
-		if (isUntouched(tampering)) return;
+		if (isUntouched(tampering)) return undefined;
 		const t = texts(this.language);
 		const source = restoreSource(root);
 		const restore = !source.git ? t.restoreByCopy : source.commit ? t.restoreFromCommit(source.commit.slice(0, 12)) : t.restoreFromHistory;
-		this.print(`\n${t.tampered(describeTampering(tampering), restore)}`);
+		return painter(this.color)('yellow', t.tampered(describeTampering(tampering), restore));
 	}
 
 	private remember(root: string, ran: CheckResult[]): void {
