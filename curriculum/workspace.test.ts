@@ -78,6 +78,13 @@ describe('the classroom template', () => {
 		expect(read('README.md')).not.toBe(readFileSync(path.join(repoRoot, 'README.md'), 'utf8'));
 		expect(existsSync(path.join(ws, WORKSPACE_README))).toBe(false);
 	});
+
+	test('its README shows a TODO as the starters really have it', () => {
+		const example = /```c\n(.*TODO\(1\.1\).*)\n```/.exec(read('README.md'));
+		expect(example, 'the README shows the TODO of 1.1').not.toBeNull();
+		expect(read(HELLO).split('\n')).toContain(example![1]);
+		expect(read('README.md')).not.toMatch(/TODO\([\d.]+\) (BEGIN|END)/);
+	});
 });
 
 describe('npm run skels', () => {
