@@ -12,6 +12,8 @@ import { Guest, GuestError, type RunOptions, type RunResult, type Running, scale
  * With the host root mounted this path is the host's kmod insmod, which loads once as well.
  */
 export const INSMOD = '/sbin/insmod';
+
+const KERNEL_TAINT_LINES = ['loading out-of-tree module taints kernel.', 'module verification failed: signature and/or required key missing - tainting kernel'];
 import { repoRoot, sourceRoot } from './paths.js';
 
 /** Where uploads land in the guest. */
@@ -113,13 +115,18 @@ export class LabGuest extends Guest {
 			?.split(' ')[4];
 	}
 
-	/** The lines a module printed through pr_fmt ("name: ...") in the kernel log, prefix removed. */
+	/**
+	 * The lines a module printed through pr_fmt ("name: ...") in the kernel log, prefix removed;
+	 * without the two lines the kernel itself prints under the name of the first out-of-tree,
+	 * unsigned module it loads (they are about the kernel's taint, not the module's work).
+	 */
 	async moduleLog(name: string): Promise<string[]> {
 		const prefix = `${name}: `;
 		return (await this.dmesg())
 			.split('\n')
 			.filter((l) => l.startsWith(prefix))
-			.map((l) => l.slice(prefix.length));
+			.map((l) => l.slice(prefix.length))
+			.filter((l) => !KERNEL_TAINT_LINES.includes(l));
 	}
 
 	/** The kernel log as the guest sees it (dmesg), timestamps removed. */

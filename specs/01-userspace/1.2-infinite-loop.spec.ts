@@ -39,7 +39,8 @@ lesson(
 			const found = await guest.pidsOf('busyloop');
 			return found.length ? found : undefined;
 		}, 10_000);
-		expect(pids, `busyloop should keep running until killed, but it ended by itself with status ${ended}`).toEqual([pid]);
+		if (ended !== undefined) expect.fail(`busyloop should keep running until killed, but it ended by itself with status ${ended}`);
+		expect(pids, `"pidof busyloop" should find the program (pid ${pid}) and nothing else`).toEqual([pid]);
 
 		// busy, not asleep: running (R), and its CPU time keeps growing
 		const before = await cpuTicks(guest, pid);

@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Parser } from 'tap-parser';
 import { expect } from 'vitest';
+import { GuestDied } from '../../guest/guest.js';
 import type { LabGuest } from '../../guest/lab-guest.js';
 import { repoRoot } from '../../guest/paths.js';
 
@@ -28,7 +29,7 @@ export async function rejection<E extends Error>(promise: Promise<unknown>, kind
 		if (e instanceof kind) return e;
 		throw e;
 	}
-	return expect.fail(`expected ${what} to fail with ${kind.name}, but it completed`);
+	return expect.fail((kind as unknown) === GuestDied ? `${what} should have brought the guest down (a kernel panic), but it completed and the guest runs on` : `${what} should have failed with ${kind.name}, but it completed`);
 }
 
 /**
@@ -69,18 +70,18 @@ async function whileInsmodRuns(guest: LabGuest, what: string, result: Promise<Fi
 	let returned: Finished | undefined;
 	result.then((r) => (returned = r), () => {});
 	await guest.waitUntil(what, async () => {
-		if (returned) expect.fail(`insmod returned (status ${returned.status}) while waiting for ${what}: ${returned.output.trim() || 'no output'}`);
+		if (returned) expect.fail(`insmod returned (status ${returned.status}) while waiting for ${what}; insmod printed ${returned.output.trim() ? `: ${returned.output.trim()}` : 'nothing'}`);
 		return (await ready()) ? true : undefined;
 	}, 15_000);
 }
 
 /** Wait until insmod sleeps (D state) inside the init of `module` (module Loading). */
 export function waitForInitToBlock(guest: LabGuest, module: string, result: Promise<Finished>, pid: number): Promise<void> {
-	return whileInsmodRuns(guest, `insmod to block in ${module}'s init (D state, module Loading)`, result, async () =>
+	return whileInsmodRuns(guest, `insmod to block in the init of module ${module} (D state, module Loading)`, result, async () =>
 		(await guest.procState(pid)) === 'D' && (await guest.moduleState(module)) === 'Loading');
 }
 
 /** Wait until the init of `module` is running (module Loading). */
 export function waitForInitToRun(guest: LabGuest, module: string, result: Promise<Finished>): Promise<void> {
-	return whileInsmodRuns(guest, `${module}'s init to be running (module Loading)`, result, async () => (await guest.moduleState(module)) === 'Loading');
+	return whileInsmodRuns(guest, `the init of module ${module} to be running (module Loading)`, result, async () => (await guest.moduleState(module)) === 'Loading');
 }
