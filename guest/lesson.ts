@@ -145,14 +145,14 @@ function lessonReason(error: Error): StarterVerdict['kind'] | undefined {
 const CONSOLE_MARK = '\n--- console ---\n';
 const printable = (v: unknown) => inspect(v, { depth: 4, breakLength: 100, maxArrayLength: 50, maxStringLength: 4000 });
 
-function evidenceOf(error: Error, pool: GuestPool, logs: string[]): FailureEvidence {
+function evidenceOf(error: Error, pool: GuestPool, logs: string[], meta: LessonMeta): FailureEvidence {
+	// a lesson without a module of its own: with no kernel event the console holds only the
+	// kernel's housekeeping (clock calibration after a restore), which proves nothing
+	const ownsModule = meta.files.some((f) => f.startsWith('kernel/'));
 	const consoles: ConsoleEvidence[] = pool.guests
-		.map((g, i) => ({ g, i }))
-		.filter(({ g }) => g.console.trim())
-		.map(({ g, i }) => {
-			const events = classifyConsole(g.console);
-			return { guest: i + 1, events: events.length ? describeEvents(events) : 'no kernel events', excerpt: consoleExcerpt(g.console, events) };
-		});
+		.map((g, i) => ({ g, i, events: classifyConsole(g.console) }))
+		.filter(({ g, events }) => g.console.trim() && (events.length || ownsModule))
+		.map(({ g, i, events }) => ({ guest: i + 1, events: events.length ? describeEvents(events) : 'no kernel events', excerpt: consoleExcerpt(g.console, events) }));
 	const { expected, actual } = error as { expected?: unknown; actual?: unknown };
 	return {
 		kind: lessonReason(error) ?? 'harness',
@@ -249,7 +249,7 @@ export function lesson(spec: Lesson, body: (ctx: { vm: GuestPool }) => Promise<v
 			}
 			if (!failure) return;
 			if (starters) failure.message = `lesson ${meta.id} fails on its starter for a reason outside the lesson (${failure.name}), not by an assertion, a build error or the guest:\n${failure.message}`;
-			const evidence = evidenceOf(failure, vm, logs);
+			const evidence = evidenceOf(failure, vm, logs, meta);
 			task.meta.failure = evidence;
 			throw explain(failure, evidence, meta);
 		},
