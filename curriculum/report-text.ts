@@ -114,7 +114,7 @@ export function lessonHint(checks: LessonMeta[], todos: StarterTodo[], o: TextOp
 	return [
 		...hints.map((h) => `${t.hint}: ${h}`),
 		`${t.files}: ${files.join(', ')}`,
-		...own.map((todo) => `  ${todo.file}${todo.whole ? '' : `:${todo.line}`}  TODO(${todo.lesson}): ${todo.hint}`),
+		...own.map((todo) => `  ${todo.file}${todo.whole || todo.line === undefined ? '' : `:${todo.line}`}  TODO(${todo.lesson}): ${todo.hint}`),
 	].join('\n');
 }
 

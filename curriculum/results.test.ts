@@ -182,6 +182,11 @@ describe("the student's report", () => {
 		expect(text).toContain('合計: レッスン 1/7, 得点 3/11');
 	});
 
+	test('a TODO whose comment the student removed is shown by its file alone', () => {
+		const gone = [{ lesson: '1.2', file: 'userspace/busyloop/busyloop.c', hint: 'loop forever', whole: false }];
+		expect(progressReport(lessons, gone, { language: 'en', color: false })).toMatch(/\n {4}userspace\/busyloop\/busyloop\.c {2}TODO\(1\.2\): loop forever$/);
+	});
+
 	test('a failure outside any lesson body (a vitest timeout) still shows what vitest said', () => {
 		const text = progressReport(lessonsOf([check('2.3', 'failed', { error: 'Test timed out in 150000ms.' })]), [], { language: 'en', color: false });
 		expect(text).toContain('✗ 2.3 Lesson 2.3  (specs/2.3.spec.ts)\n  Test timed out in 150000ms.');

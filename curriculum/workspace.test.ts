@@ -11,7 +11,7 @@ import { scanExercises } from './exercises.js';
 import { badgeProblems, runnerResultProblems, type RunnerResult } from './grade.js';
 import { BADGE_FILE, GRADE_FILE } from './reporters/grade.js';
 import { type ChildRun, childEnv, linkNodeModules, runIn } from './testing.js';
-import { MANIFEST, UPSTREAM_ONLY, WORKSPACE_README, courseFiles, exportWorkspace, isStudentWorkspace, isUntouched, readManifest, trustedManifest, verifyWorkspace } from './workspace.js';
+import { MANIFEST, UPSTREAM_ONLY, WORKSPACE_README, courseFiles, currentTodos, exportWorkspace, isStudentWorkspace, isUntouched, readManifest, trustedManifest, verifyWorkspace } from './workspace.js';
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'lab-workspace-'));
 const ws = path.join(scratch, 'template');
@@ -65,7 +65,7 @@ describe('the classroom template', () => {
 		const manifest = readManifest(ws);
 		expect(manifest.checks.find((c) => c.name === HELLO_TITLE)?.meta).toMatchObject({ id: '1.1', chapter: 1, points: 1, files: [HELLO] });
 		expect(manifest.todos.find((t) => t.lesson === '1.1')).toMatchObject({ file: HELLO, whole: false });
-		expect(read(HELLO).split('\n')[manifest.todos.find((t) => t.lesson === '1.1')!.line - 1]).toContain('TODO(1.1)');
+		expect(read(HELLO).split('\n')[manifest.todos.find((t) => t.lesson === '1.1')!.line! - 1]).toContain('TODO(1.1)');
 		expect(manifest.protected).toHaveProperty([HELLO_SPEC]);
 		expect(manifest.protected).toHaveProperty(['guest/lesson.ts']);
 		expect(manifest.protected).not.toHaveProperty([HELLO]);
@@ -85,6 +85,16 @@ describe('the classroom template', () => {
 		expect(read(HELLO).split('\n')).toContain(example![1]);
 		expect(read('README.md')).not.toMatch(/TODO\([\d.]+\) (BEGIN|END)/);
 	});
+});
+
+test("the TODOs' lines in a workspace are where their comments are now, not in the starter", () => {
+	const dir = mkdtempSync(path.join(scratch, 'todos-'));
+	const todo = (lesson: string, line: number, hint: string, file = 'a.c') => ({ lesson, file, line, hint, whole: false });
+	// the starter had: 1 TODO(2.5) SZ_8K, 2 TODO(2.5) SZ_8K + SZ_4K, 3 TODO(2.6) x, 4 TODO(2.7) y
+	const manifest = [todo('2.5', 1, 'SZ_8K'), todo('2.5', 2, 'SZ_8K + SZ_4K'), todo('2.6', 3, 'x'), todo('2.7', 4, 'y'), todo('2.8', 1, 'z', 'gone.c'), { ...todo('3.3', 1, 'w', 'a.ndb'), whole: true }];
+	// the student wrote above them, removed the first and the TODO of 2.7, edited the hint of 2.6
+	writeFileSync(path.join(dir, 'a.c'), ['int a;', 'int b;', '\t/* TODO(2.5): SZ_8K + SZ_4K */', 'int c;', '\t/* TODO(2.6): x, as I read it */', ''].join('\n'));
+	expect(currentTodos(dir, manifest).map((t) => `${t.lesson} ${t.file}:${t.line ?? '-'}`)).toEqual(['2.5 a.c:-', '2.5 a.c:3', '2.6 a.c:5', '2.7 a.c:-', '2.8 gone.c:-', '3.3 a.ndb:1']);
 });
 
 describe('npm run skels', () => {
@@ -162,8 +172,19 @@ describe("the student's runs", () => {
 		const next = runIn(ws, 'tsx', ['curriculum/cli/hint.ts']);
 		expect(next.status, next.output).toBe(0);
 		expect(next.output).toMatch(new RegExp(`^${HELLO_TITLE}\\nHint: userspace/hello/hello.c: .*\\nFiles: userspace/hello/hello.c\\n {2}userspace/hello/hello.c:\\d+ {2}TODO\\(1\\.1\\): `));
-		const ja = runIn(ws, 'tsx', ['curriculum/cli/hint.ts', '2.1'], { LAB_LANG: 'ja' });
+		// the student wrote two lines above the TODOs of 2.1: the hint shows where they are now
+		const kernelHello = 'kernel/hello/hello.c';
+		const starter = read(kernelHello);
+		writeFileSync(path.join(ws, kernelHello), `// mine\n// mine\n${starter}`);
+		const lines = readManifest(ws).todos.filter((t) => t.file === kernelHello).map((t) => t.line! + 2);
+		let ja: ChildRun;
+		try {
+			ja = runIn(ws, 'tsx', ['curriculum/cli/hint.ts', '2.1'], { LAB_LANG: 'ja' });
+		} finally {
+			writeFileSync(path.join(ws, kernelHello), starter);
+		}
 		expect(ja.output).toMatch(/^2\.1 カーネルモジュールで.*\nヒント: .*\nファイル: kernel\/hello\/hello\.c\n {2}kernel\/hello\/hello\.c:\d+ {2}TODO\(2\.1\): /);
+		expect([...ja.output.matchAll(/hello\.c:(\d+) {2}TODO\(2\.1\)/g)].map((m) => Number(m[1]))).toEqual(lines);
 		const unknown = runIn(ws, 'tsx', ['curriculum/cli/hint.ts', '9.9']);
 		expect(unknown.status).toBe(2);
 		expect(unknown.output).toMatch(/^There is no lesson 9\.9\. The lessons are: 1\.1, 1\.1b, 1\.2, .*, 4\.8\.\n$/);

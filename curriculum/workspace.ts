@@ -26,8 +26,11 @@ export interface CatalogueCheck {
 export interface StarterTodo {
 	lesson: string;
 	file: string;
-	/** 1-based line of the TODO comment in the starter (1 for a whole file). */
-	line: number;
+	/**
+	 * 1-based line of the TODO comment in the starter (1 for a whole file). From studentTodos in a
+	 * workspace: where it is in the student's file now, absent when the comment is gone.
+	 */
+	line?: number;
 	hint: string;
 	whole: boolean;
 }
@@ -205,10 +208,50 @@ export function starterTodos(root: string, index: ExerciseIndex): StarterTodo[] 
 	return todos;
 }
 
-/** Where the student's TODOs are: from the manifest in a workspace, from the markers in the course. */
+/** Where the student's TODOs are: in a workspace where their comments are now, from the markers in the course. */
 export function studentTodos(root: string): StarterTodo[] {
-	if (isStudentWorkspace(root)) return readManifest(root).todos;
+	if (isStudentWorkspace(root)) return currentTodos(root, readManifest(root).todos);
 	return scanExercises(root).regions.map((r) => ({ lesson: r.lesson, file: r.file, line: r.begin, hint: r.hint, whole: r.whole }));
+}
+
+/** `line` has `comment` with nothing after it but the comment's end: a hint is not taken for a longer one it begins ("SZ_8K" and "SZ_8K + SZ_4K"). */
+function isComment(line: string, comment: string): boolean {
+	const at = line.indexOf(comment);
+	return at >= 0 && /^\s*(\*\/)?\s*$/.test(line.slice(at + comment.length));
+}
+
+/**
+ * The manifest's TODOs at the lines their comments have in the student's files now (the starter's
+ * lines go stale with the first edit): each file is read once, and each TODO takes the first line
+ * not yet taken that has its comment, "TODO(<id>): <hint>", else one with "TODO(<id>)" only (the
+ * hint edited). A TODO whose comment is gone (or whose file is) has no line: the file alone.
+ */
+export function currentTodos(root: string, todos: StarterTodo[]): StarterTodo[] {
+	const lines = new Map<string, string[]>();
+	const linesOf = (file: string) => {
+		if (!lines.has(file)) {
+			try {
+				lines.set(file, readFileSync(path.join(root, file), 'utf8').split('\n'));
+			} catch {
+				lines.set(file, []);
+			}
+		}
+		return lines.get(file)!;
+	};
+	const taken = new Set<string>();
+	const find = (todo: StarterTodo, has: (line: string) => boolean) => {
+		const i = linesOf(todo.file).findIndex((l, i) => !taken.has(`${todo.file}:${i}`) && has(l));
+		if (i >= 0) taken.add(`${todo.file}:${i}`);
+		return i;
+	};
+	// exact matches first, so an edited hint does not take the line of an intact one
+	const exact = todos.map((todo) => (todo.whole ? -1 : find(todo, (l) => isComment(l, `TODO(${todo.lesson}): ${todo.hint}`))));
+	return todos.map((todo, k) => {
+		if (todo.whole) return todo;
+		const i = exact[k] >= 0 ? exact[k] : find(todo, (l) => l.includes(`TODO(${todo.lesson})`));
+		const { line: _starter, ...rest } = todo;
+		return i >= 0 ? { ...rest, line: i + 1 } : rest;
+	});
 }
 
 /**
