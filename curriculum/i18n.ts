@@ -114,6 +114,10 @@ const text = {
 		en: (root: string) => `${root} is a student workspace already: export from the course repository, which has the solutions.`,
 		ja: (root: string) => `${root} はすでに学生用ワークスペースです: 解答のあるコースのリポジトリから書き出してください。`,
 	},
+	noLessonMatched: {
+		en: (pattern: string, ids: string) => `No lesson test matched the filter -t '${pattern}', so nothing was checked; the lessons are: ${ids}.`,
+		ja: (pattern: string, ids: string) => `フィルタ -t '${pattern}' に一致するレッスンのテストがないため、何も確かめていません。レッスンは次のとおりです: ${ids}`,
+	},
 	noRunYet: {
 		en: 'No results yet: this is the first lesson. Run "npm test" to see where you stand.',
 		ja: 'まだ結果がありません: 最初のレッスンです。"npm test" で進み具合がわかります。',

@@ -345,6 +345,18 @@ describe('the end of a run', () => {
 		expect(exitCode).toBeUndefined();
 	});
 
+	test('a -t filter that matched no lesson test: one line naming the lessons, no tables, and the run fails', () => {
+		const module = moduleOf([check('1.1', 'not-run'), check('2.4', 'not-run')]);
+		const en = reportEnd('en', undefined, [module], [], { testNamePattern: /^9\.9 / });
+		expect(en.out.trim()).toBe("No lesson test matched the filter -t '^9\\.9 ', so nothing was checked; the lessons are: 1.1, 2.4.");
+		expect(en.exitCode).toBe(1);
+		expect(en.progress).toBeUndefined();
+		const ja = reportEnd('ja', undefined, [module], [], { testNamePattern: /^9\.9 / });
+		expect(ja.out.trim()).toBe("フィルタ -t '^9\\.9 ' に一致するレッスンのテストがないため、何も確かめていません。レッスンは次のとおりです: 1.1, 2.4");
+		// the same tests with no filter: a run of nothing is not the student's mistake
+		expect(reportEnd('en', undefined, [module], []).exitCode).toBeUndefined();
+	});
+
 	test('a workspace whose course files changed: the warning comes before the tables and again last, and the run fails', () => {
 		const module = moduleOf([check('1.1', 'passed', { name: '1.1 Lesson 1.1' })]);
 		const manifest = { checks: [{ name: '1.1 Lesson 1.1', spec: 'specs/1.1.spec.ts', meta: meta('1.1') }], protected: { 'specs/1.1.spec.ts': 'a checksum' } };

@@ -68,15 +68,30 @@ export default class ProgressReporter implements Reporter {
 		// before the tables and again as the last word: a student who reads either end sees it
 		const tampered = this.tamperingWarning(root);
 		if (tampered) this.print(`${tampered}\n`);
+		const unmatched = !broken && !this.options.only && this.unmatchedFilter(root, ran);
 		if (broken) this.print(runFailedNotice(this.text));
-		else if (this.options.only) this.reportOnly(root, ran);
+		else if (unmatched) {
+			this.print(unmatched);
+			process.exitCode = 1;
+		} else if (this.options.only) this.reportOnly(root, ran);
 		else this.print(progressReport(withEarlierRuns(lessonsOf(courseChecks(root, ran)), readProgress(root)), studentTodos(root), this.text));
 		if (tampered) {
 			this.print(`\n${tampered}`);
 			// the points above prove nothing: the run must not look like a success to a script or CI
 			process.exitCode = 1;
 		}
-		if (!broken) this.remember(root, ran);
+		if (!broken && !unmatched) this.remember(root, ran);
+	}
+
+	/**
+	 * A name filter (-t) that selected no lesson test: a mistyped id must not look like a run that
+	 * checked something. The line that says so, with the lessons there are; undefined otherwise.
+	 */
+	private unmatchedFilter(root: string, ran: CheckResult[]): string | undefined {
+		const pattern = this.vitest.config.testNamePattern;
+		if (!pattern || ran.some((c) => c.state !== 'not-run')) return undefined;
+		const ids = lessonsOf(courseChecks(root, ran)).map((l) => l.id);
+		return painter(this.color)('yellow', texts(this.language).noLessonMatched(pattern instanceof RegExp ? pattern.source : String(pattern), ids.join(', ')));
 	}
 
 	private get text(): TextOptions {
