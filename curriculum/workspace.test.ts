@@ -185,6 +185,9 @@ describe("the student's runs", () => {
 		}
 		expect(ja.output).toMatch(/^2\.1 カーネルモジュールで.*\nヒント: .*\nファイル: kernel\/hello\/hello\.c\n {2}kernel\/hello\/hello\.c:\d+ {2}TODO\(2\.1\): /);
 		expect([...ja.output.matchAll(/hello\.c:(\d+) {2}TODO\(2\.1\)/g)].map((m) => Number(m[1]))).toEqual(lines);
+		// extra arguments are not dropped in silence
+		expect(runIn(ws, 'tsx', ['curriculum/cli/hint.ts', '1.1', '2.1'])).toEqual({ status: 2, output: 'usage: npm run hint [-- <lesson>], e.g. npm run hint -- 2.3\n' });
+		expect(runIn(ws, 'tsx', ['curriculum/cli/watch.ts', '1.1b', 'extra'])).toEqual({ status: 2, output: 'usage: npm run watch -- <lesson>, e.g. npm run watch -- 2.3\n' });
 		const unknown = runIn(ws, 'tsx', ['curriculum/cli/hint.ts', '9.9']);
 		expect(unknown.status).toBe(2);
 		expect(unknown.output).toMatch(/^There is no lesson 9\.9\. The lessons are: 1\.1, 1\.1b, 1\.2, .*, 4\.8\.\n$/);

@@ -3,7 +3,7 @@
 // Prints the lesson's hint in the student's language (LAB_LANG, else the locale) and where its
 // TODOs are. In a student workspace the lessons come from its manifest; in the course repository
 // they are collected from the specs, in collect-only mode (no guest boots). An id that is not a
-// lesson's is a usage error (status 2) that lists the lessons.
+// lesson's is a usage error (status 2) that lists the lessons; more than one argument is a usage error too.
 import { repoRoot } from '../../guest/paths.js';
 import { collectCatalogue, lessonIds } from '../catalogue.js';
 import { languageOf, texts } from '../i18n.js';
@@ -17,8 +17,10 @@ import { USAGE, UserError, runCommand } from './user-error.js';
 await runCommand(async () => {
 	const language = languageOf();
 	const t = texts(language);
-	const asked = process.argv[2];
-	if (asked !== undefined && !isLessonId(asked)) throw new UserError(t.usageHint, USAGE);
+	const args = process.argv.slice(2);
+	const asked = args[0];
+	// one lesson at most: a second argument would be dropped without a word
+	if (args.length > 1 || (asked !== undefined && !isLessonId(asked))) throw new UserError(t.usageHint, USAGE);
 
 	const checks = isStudentWorkspace(repoRoot) ? readManifest(repoRoot).checks : await collectCatalogue(repoRoot);
 	const ids = lessonIds(checks);

@@ -17,8 +17,10 @@ import { REFUSED, USAGE, UserError, runCommand } from './user-error.js';
 
 await runCommand(async () => {
 	const t = texts(languageOf());
-	const id = process.argv[2];
-	if (id === undefined || !isLessonId(id)) throw new UserError(t.usageWatch, USAGE);
+	const args = process.argv.slice(2);
+	const id = args[0];
+	// one lesson exactly: a second argument would be dropped without a word
+	if (args.length !== 1 || id === undefined || !isLessonId(id)) throw new UserError(t.usageWatch, USAGE);
 	const ids = lessonIds(isStudentWorkspace(repoRoot) ? readManifest(repoRoot).checks : await collectCatalogue(repoRoot));
 	if (!ids.includes(id)) throw new UserError(t.noSuchLesson(id, ids.join(', ')), USAGE);
 
