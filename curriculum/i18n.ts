@@ -66,6 +66,10 @@ const text = {
 		en: (what: string) => `Watching ${what}: save a file to run the lesson again (Ctrl-C stops).`,
 		ja: (what: string) => `${what} を監視中: ファイルを保存するとレッスンを再実行します（Ctrl-C で終了）。`,
 	},
+	rerunAt: {
+		en: (time: string, file: string | undefined) => (file ? `${time} ${file} changed: running again` : `${time} running again`),
+		ja: (time: string, file: string | undefined) => (file ? `${time} ${file} が変更されたので再実行します` : `${time} 再実行します`),
+	},
 	noSuchLesson: {
 		en: (id: string, ids: string) => `There is no lesson ${id}. The lessons are: ${ids}.`,
 		ja: (id: string, ids: string) => `レッスン ${id} はありません。レッスンは次のとおりです: ${ids}`,

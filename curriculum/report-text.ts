@@ -175,6 +175,18 @@ export function progressReport(lessons: LessonResult[], todos: StarterTodo[], o:
 	return out.join('\n');
 }
 
+const RULE_WIDTH = 80;
+
+/**
+ * Watch mode: the rule before a rerun's output, with the local time and the file whose change
+ * triggered it, so one run's report is told from the one before.
+ */
+export function rerunRule(at: Date, file: string | undefined, o: TextOptions): string {
+	const time = [at.getHours(), at.getMinutes(), at.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
+	const head = `──── ${texts(o.language).rerunAt(time, file)} `;
+	return painter(o.color)('gray', head + '─'.repeat(Math.max(4, RULE_WIDTH - displayWidth(head))));
+}
+
 /** The one line of a run that broke before any lesson: where to look, and that nothing was checked. */
 export function runFailedNotice(o: TextOptions): string {
 	return painter(o.color)('yellow', texts(o.language).runFailed);

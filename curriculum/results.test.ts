@@ -9,7 +9,7 @@ import type { TestModule, Vitest } from 'vitest/node';
 import { badgeProblems, gradeOf, runnerResultProblems } from './grade.js';
 import { type Language, languageOf } from './i18n.js';
 import type { LessonMeta } from './lesson-meta.js';
-import { displayWidth, progressReport, progressTables } from './report-text.js';
+import { displayWidth, progressReport, progressTables, rerunRule } from './report-text.js';
 import ProgressReporter, { PROGRESS_FILE } from './reporters/progress.js';
 import { type Manifest, MANIFEST } from './workspace.js';
 import { type CheckResult, lessonsOf, nextLesson, nextLessonId, runFailedBeforeLessons, unknownRequires, withEarlierRuns } from './results.js';
@@ -373,6 +373,33 @@ describe('the end of a run', () => {
 			expect(exitCode).toBe(1);
 		}
 	});
+});
+
+test('watch mode: a rule with the local time and the changed file before each rerun, and the watching line again after it', () => {
+	const at = new Date(2026, 11, 4, 9, 5, 7);
+	const en = rerunRule(at, 'userspace/hello/hello.c', { language: 'en', color: false });
+	expect(en).toMatch(/^──── 09:05:07 userspace\/hello\/hello\.c changed: running again ─+$/);
+	expect(displayWidth(en)).toBe(80);
+	const ja = rerunRule(at, 'userspace/hello/hello.c', { language: 'ja', color: false });
+	expect(ja).toMatch(/^──── 09:05:07 userspace\/hello\/hello\.c が変更されたので再実行します ─+$/);
+	expect(displayWidth(ja)).toBe(80);
+	expect(rerunRule(at, undefined, { language: 'en', color: false })).toMatch(/^──── 09:05:07 running again ─+$/);
+
+	const reporter = new ProgressReporter({ language: 'en', only: '1.1' });
+	const root = mkdtempSync(path.join(tmpdir(), 'lab-watch-'));
+	reporter.onInit({ config: { root } } as unknown as Vitest);
+	reporter.watching = 'Watching userspace/hello: save a file to run the lesson again (Ctrl-C stops).';
+	const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+	try {
+		reporter.onWatcherRerun([], 'userspace/hello/hello.c');
+		reporter.onTestRunEnd([], []);
+		const out = write.mock.calls.map(([s]) => String(s)).join('');
+		expect(out).toMatch(/^\n──── \d\d:\d\d:\d\d userspace\/hello\/hello\.c changed: running again ─+\n/);
+		expect(out.endsWith('\nWatching userspace/hello: save a file to run the lesson again (Ctrl-C stops).\n')).toBe(true);
+	} finally {
+		write.mockRestore();
+		rmSync(root, { recursive: true, force: true });
+	}
 });
 
 test('the language: LAB_LANG, else LC_ALL, LC_MESSAGES, LANG', () => {

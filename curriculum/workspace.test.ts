@@ -218,6 +218,10 @@ describe("the student's runs", () => {
 			expect(output).toContain(`${HELLO_TITLE}: 0/1`);
 			writeFileSync(path.join(ws, HELLO), readFileSync(path.join(repoRoot, HELLO)));
 			await seen(`${HELLO_TITLE}: 1/1`, 120_000);
+			// the rerun's report starts with a rule, the time and the file saved, and ends with the watching line again
+			await seen(`${HELLO_TITLE}: 1/1\n\nWatching userspace/hello`, 10_000);
+			expect(output).toMatch(/\n──── \d\d:\d\d:\d\d userspace\/hello\/hello\.c changed: running again ─+\n/);
+			expect(output.indexOf('changed: running again')).toBeGreaterThan(output.indexOf(`${HELLO_TITLE}: 0/1`));
 		} finally {
 			// Ctrl-C in a terminal: SIGINT to the whole process group
 			process.kill(-watcher.pid!, 'SIGINT');

@@ -29,12 +29,13 @@ await runCommand(async () => {
 	let folders: string[] = [];
 	const inFolders = (file: string) => folders.some((dir) => file.startsWith(`${dir}${path.sep}`));
 
+	const reporter = new ProgressReporter({ only: id });
 	const vitest = await createVitest('test', {
 		root: repoRoot,
 		project: ['lessons'],
 		watch: true,
 		testNamePattern: lessonTestPattern(id),
-		reporters: [new ProgressReporter({ only: id })],
+		reporters: [reporter],
 		// a changed student source reruns the lesson's specs (vitest itself only follows imports)
 		watchTriggerPatterns: [{ pattern: /./, testsToRun: (file) => (inFolders(file) ? specs : undefined) }],
 	});
@@ -53,5 +54,7 @@ await runCommand(async () => {
 	}
 	specs = [...new Set(checks.map((c) => path.join(repoRoot, c.spec)))];
 	folders = [...new Set(checks.flatMap((c) => c.meta.files.map((f) => path.dirname(path.join(sourceRoot, f)))))];
-	process.stdout.write(`\n${t.watching(folders.map((f) => path.relative(repoRoot, f) || '.').join(', '))}\n`);
+	// every rerun's report starts with a rule and the time (the reporter's onWatcherRerun) and ends with this line again
+	reporter.watching = t.watching(folders.map((f) => path.relative(repoRoot, f) || '.').join(', '));
+	process.stdout.write(`\n${reporter.watching}\n`);
 });

@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Reporter, SerializedError, TestCase, TestModule, Vitest } from 'vitest/node';
 import { type Language, languageOf, texts } from '../i18n.js';
-import { type TextOptions, colorWanted, failureDetails, lessonHint, painter, progressReport, runFailedNotice } from '../report-text.js';
+import { type TextOptions, colorWanted, failureDetails, lessonHint, painter, progressReport, rerunRule, runFailedNotice } from '../report-text.js';
 import { type CheckResult, type EarlierRuns, checksOf, lessonsOf, runFailedBeforeLessons, withEarlierRuns } from '../results.js';
 import { courseChecks, describeTampering, isStudentWorkspace, isUntouched, restoreSource, studentTodos, verifyWorkspace } from '../workspace.js';
 
@@ -41,6 +41,13 @@ export default class ProgressReporter implements Reporter {
 
 	private print(s: string): void {
 		process.stdout.write(`${s}\n`);
+	}
+
+	/** Watch mode: the "Watching ..." line, set by watch.ts once the first run is over and repeated after every rerun. */
+	watching?: string;
+
+	onWatcherRerun(_files: string[], trigger?: string): void {
+		this.print(`\n${rerunRule(new Date(), trigger, this.text)}`);
 	}
 
 	onInit(vitest: Vitest): void {
@@ -81,6 +88,7 @@ export default class ProgressReporter implements Reporter {
 			process.exitCode = 1;
 		}
 		if (!broken && !unmatched) this.remember(root, ran);
+		if (this.watching) this.print(`\n${this.watching}`);
 	}
 
 	/**
