@@ -98,6 +98,10 @@ const text = {
 		en: (dir: string) => `${dir} is not empty: give a new folder, or an empty one.`,
 		ja: (dir: string) => `${dir} は空ではありません: 新しいフォルダか空のフォルダを指定してください。`,
 	},
+	destIsFile: {
+		en: (dir: string) => `${dir} is a file, not a folder, so the workspace cannot go there.`,
+		ja: (dir: string) => `${dir} はフォルダではなくファイルなので、そこにはワークスペースを書き出せません。`,
+	},
 	destNotFolder: {
 		en: (dir: string, at: string) => `${dir}: ${at} is a file, not a folder, so the workspace cannot go there.`,
 		ja: (dir: string, at: string) => `${dir}: ${at} はフォルダではなくファイルなので、そこにはワークスペースを書き出せません。`,

@@ -114,14 +114,17 @@ describe('npm run skels', () => {
 	test('a destination that cannot take a workspace: one line and status 1, no stack trace, nothing left behind', () => {
 		const file = path.join(scratch, 'a-file');
 		writeFileSync(file, '');
-		const cases = [
+		const cases: { dir: string; says: string; status?: number; env?: Record<string, string> }[] = [
 			// Node's own recursive mkdir never returns here: /proc exists and says ENOENT
 			{ dir: '/proc/nope/ws', says: '/proc/nope/ws: cannot create the folder /proc/nope: /proc exists but takes no new folders' },
 			{ dir: path.join(file, 'ws'), says: `${path.join(file, 'ws')}: ${file} is a file, not a folder` },
-			{ dir: path.dirname(HELLO_SPEC), says: 'write the workspace outside the course repository', status: 2 },
+			{ dir: path.dirname(HELLO_SPEC), says: 'write the workspace outside the course repository', status: 2, env: { INIT_CWD: repoRoot } },
+			// relative to where npm was run (INIT_CWD), not to the course repository; the file named once
+			{ dir: 'a-file', says: 'a-file is a file, not a folder, so the workspace cannot go there.\n', env: { INIT_CWD: scratch } },
+			{ dir: 'a-file', says: 'a-file はフォルダではなくファイルなので', env: { INIT_CWD: scratch, LAB_LANG: 'ja' } },
 		];
 		for (const c of cases) {
-			const r = runIn(repoRoot, 'tsx', ['curriculum/cli/export.ts', 'skels', c.dir], {}, 60_000);
+			const r = runIn(repoRoot, 'tsx', ['curriculum/cli/export.ts', 'skels', c.dir], c.env ?? {}, 60_000);
 			expect(r.output, `npm run skels -- ${c.dir}`).toContain(c.says);
 			expect(r.output.trim().split('\n'), `one line, no stack trace:\n${r.output}`).toHaveLength(1);
 			expect(r.status, r.output).toBe(c.status ?? 1);

@@ -3,6 +3,7 @@
 // npm run classroom -- DIR   the same plus the GitHub workflow (.github/), as a git repository
 //                            with one commit: the template repository of a GitHub Classroom
 //                            assignment
+// A relative DIR is taken from the folder npm was run in (INIT_CWD), not from the course repository.
 // The destination is checked (and made) before the slow part, the collection of the lessons: a
 // mistake there is one line and status 1, a wrong command line status 2.
 import { execFileSync } from 'node:child_process';
@@ -22,7 +23,8 @@ function destinationMessage(e: DestinationError, dir: string, language: Language
 		case 'not-empty':
 			return t.destNotEmpty(dir);
 		case 'not-a-folder':
-			return t.destNotFolder(dir, p.at);
+			// the destination itself, or a folder on its way
+			return p.at === e.dest ? t.destIsFile(dir) : t.destNotFolder(dir, p.at);
 		case 'cannot-create':
 			return p.parentExists ? t.destVirtualParent(dir, p.at, path.dirname(p.at)) : t.destCannotCreate(dir, p.at, p.reason);
 		case 'cannot-write':
@@ -34,7 +36,8 @@ await runCommand(async () => {
 	const t = texts(languageOf());
 	const [kind, dir] = process.argv.slice(2);
 	if ((kind !== 'skels' && kind !== 'classroom') || !dir) throw new UserError(t.usageExport(kind === 'classroom' ? 'classroom' : 'skels'), USAGE);
-	const dest = path.resolve(dir);
+	// npm runs the script in the course repository; INIT_CWD is where the user typed the command
+	const dest = path.resolve(process.env.INIT_CWD || process.cwd(), dir);
 	if (dest === repoRoot || dest.startsWith(`${repoRoot}${path.sep}`)) throw new UserError(t.destInsideCourse(dir), USAGE);
 	if (isStudentWorkspace(repoRoot)) throw new UserError(t.alreadyWorkspace(repoRoot), REFUSED);
 	const git = (...args: string[]) => execFileSync('git', args, { cwd: repoRoot, encoding: 'utf8' });
