@@ -1,7 +1,7 @@
 // The grade of a run, in the two formats GitHub tools read: the runner result that GitHub
 // Classroom's autograding-grading-reporter sums (one test per lesson, its score the points of its
 // passed checks), and a shields.io endpoint for a badge (lessons done / lessons).
-import type { LessonResult } from './results.js';
+import type { CheckResult, LessonResult } from './results.js';
 import { type Tampering, describeTampering, isUntouched } from './workspace.js';
 
 export type RunnerStatus = 'pass' | 'fail' | 'error';
@@ -39,13 +39,32 @@ export interface Grade {
 	badge: ShieldsEndpoint;
 }
 
+/** The most characters of each part of a finding: Classroom shows the message in a table cell. */
+const PART_MAX = 300;
+const clip = (s: string) => (s.length > PART_MAX ? `${s.slice(0, PART_MAX - 1)}…` : s);
+const oneLine = (s: string) => s.replace(/\s+/g, ' ').trim();
+
+/**
+ * What a failed check found, on one line. A message of several lines is a sentence, then a dump
+ * ("...; strace saw:" and what it saw), and the assertion at its end: the first line alone loses the
+ * finding, the dump is too long. So: the first line, then what was expected and what came (or the
+ * message's last line when there is no such pair), each cut to PART_MAX.
+ */
+export function findingOf(c: CheckResult): string {
+	const lines = (c.failure?.message ?? c.error ?? 'failed').split('\n').map((l) => l.trim()).filter(Boolean);
+	if (lines.length <= 1) return clip(lines[0] ?? 'failed');
+	const f = c.failure;
+	const summary = f?.expected !== undefined ? `expected ${oneLine(f.expected)}, got ${oneLine(f.actual ?? 'undefined')}` : lines.at(-1)!;
+	return `${clip(lines[0])} … ${clip(summary)}`;
+}
+
 function messageOf(l: LessonResult): string {
 	if (l.status === 'done') return '';
 	if (l.status === 'not-run') return 'did not run (its spec failed to load, or the run was cut short)';
 	if (l.status === 'blocked') return `blocked by ${l.blockedBy.join(', ')}: make it pass first`;
 	return l.checks
 		.filter((c) => c.state !== 'passed')
-		.map((c) => `${c.name}: ${c.state === 'failed' ? (c.failure?.message ?? c.error ?? 'failed').split('\n')[0] : 'did not run'}`)
+		.map((c) => `${c.name}: ${c.state === 'failed' ? findingOf(c) : 'did not run'}`)
 		.join('\n');
 }
 

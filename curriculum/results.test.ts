@@ -115,6 +115,19 @@ describe('grade', () => {
 		expect(badge).toEqual({ schemaVersion: 1, label: 'lessons', message: '1/7', color: 'orange' });
 	});
 
+	test("a failure whose message holds a dump keeps its first line and the assertion's expected and actual, within a sane length", () => {
+		const dump = ['on a pipe: the raw write at once, then the buffer at exit; strace saw:', 'write(1, "write: Hello world.\\n", 20) = 20', 'write(1, "printf: Hello world.\\n", 21) = 21', ': expected [ …(2) ] to deeply equal [ …(2) ]'].join('\n');
+		const strace = check('1.1b', 'failed', { failure: { ...failure(dump)!, expected: "[\n  'write',\n  'stdio'\n]", actual: "[\n  'stdio',\n  'write'\n]" } });
+		const noPair = check('1.2', 'failed', { failure: { ...failure(`first line\n${'x'.repeat(1000)}\nthe finding`)!, expected: undefined, actual: undefined } });
+		const long = check('1.3', 'failed', { error: 'y'.repeat(1000) });
+		const { runner } = gradeOf(lessonsOf([strace, noPair, long]));
+		expect(runner.tests.map((t) => t.message)).toEqual([
+			"1.1b Lesson 1.1b: on a pipe: the raw write at once, then the buffer at exit; strace saw: … expected [ 'write', 'stdio' ], got [ 'stdio', 'write' ]",
+			'1.2 Lesson 1.2: first line … the finding',
+			`1.3 Lesson 1.3: ${'y'.repeat(299)}…`,
+		]);
+	});
+
 	test('all done is a pass with a green badge; nothing run is an error', () => {
 		const all = gradeOf(lessonsOf([check('1.1', 'passed'), check('1.2', 'passed')]));
 		expect(all.runner.status).toBe('pass');
