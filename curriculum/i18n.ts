@@ -25,6 +25,8 @@ const text = {
 	blockedBy: { en: (ids: string) => `blocked by ${ids}`, ja: (ids: string) => `${ids} が先` },
 	notRun: { en: 'not run', ja: '未実行' },
 	earlierRun: { en: 'earlier run', ja: '以前の実行結果' },
+	/** Between the notes of one table row: "(blocked by 4.1, earlier run)". */
+	noteSeparator: { en: ', ', ja: '、' },
 	runFailed: {
 		en: 'No lesson ran: the run broke down before its first lesson, so none of your work was checked. Read the error in this output (vitest may print it after this line), fix what it names, then run "npm test" again.',
 		ja: 'レッスンは一つも実行されていません: 最初のレッスンの前に実行そのものが止まったため、あなたのコードはまだ確かめられていません。この出力にあるエラー（この行の後に出ることもあります）を読んで原因を直し、もう一度 "npm test" を実行してください。',

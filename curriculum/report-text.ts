@@ -74,7 +74,7 @@ function rowNote(l: LessonResult, t: ReturnType<typeof texts>): string {
 		...(l.status === 'not-run' ? [t.notRun] : []),
 		...(l.earlier ? [t.earlierRun] : []),
 	];
-	return notes.map((n) => ` (${n})`).join('');
+	return notes.length ? ` (${notes.join(t.noteSeparator)})` : '';
 }
 
 /** One table per chapter, then the total. */

@@ -243,11 +243,12 @@ describe('a filtered run (-t 2.1): the lessons it did not reach', () => {
 		expect(en).toMatch(/^ {2}✓ 1\.1 +Lesson 1\.1 +1\/1 \(earlier run\)$/m);
 		expect(en).toMatch(/^ {2}· 1\.2 +Lesson 1\.2 +0\/1 \(not run\)$/m);
 		expect(en).toMatch(/^ {2}✓ 2\.1 +Lesson 2\.1 +1\/1$/m);
-		expect(en).toMatch(/^ {2}⊘ 2\.3 +Lesson 2\.3 +0\/1 \(blocked by 2\.2\) \(earlier run\)$/m);
+		expect(en).toMatch(/^ {2}⊘ 2\.3 +Lesson 2\.3 +0\/1 \(blocked by 2\.2, earlier run\)$/m);
 		expect(en).toContain('Total: lessons 2/7, points 4/11');
 		expect(en).toContain('Next: 2.2 Lesson 2.2\n');
 		const ja = progressReport(combined, [], { language: 'ja', color: false });
 		expect(ja).toMatch(/^ {2}✓ 1\.1 +レッスン 1\.1 +1\/1 \(以前の実行結果\)$/m);
+		expect(ja).toMatch(/^ {2}⊘ 2\.3 +レッスン 2\.3 +0\/1 \(2\.2 が先、以前の実行結果\)$/m);
 		expect(ja).toContain('次はこれ: 2.2 レッスン 2.2');
 	});
 });
