@@ -128,6 +128,10 @@ const text = {
 		en: (pattern: string, ids: string) => `No lesson test matched the filter -t '${pattern}', so nothing was checked; the lessons are: ${ids}.`,
 		ja: (pattern: string, ids: string) => `フィルタ -t '${pattern}' に一致するレッスンのテストがないため、何も確かめていません。レッスンは次のとおりです: ${ids}`,
 	},
+	needsFirst: {
+		en: (id: string, parents: string, many: boolean) => `${id} needs ${parents} first: ${many ? 'they' : 'it'} did not pass in your last run.`,
+		ja: (id: string, parents: string, _many: boolean) => `${id} の前に ${parents} を済ませてください: 前回の実行で合格していません。`,
+	},
 	noRunYet: {
 		en: 'No results yet: this is the first lesson. Run "npm test" to see where you stand.',
 		ja: 'まだ結果がありません: 最初のレッスンです。"npm test" で進み具合がわかります。',

@@ -4,7 +4,7 @@
 import { styleText } from 'node:util';
 import { type Language, chapterTitle, texts } from './i18n.js';
 import type { LessonMeta } from './lesson-meta.js';
-import { type CheckResult, type LessonResult, nextLesson } from './results.js';
+import { type CheckResult, type EarlierRuns, type LessonResult, nextLesson } from './results.js';
 import type { StarterTodo } from './workspace.js';
 
 type Style = Parameters<typeof styleText>[0];
@@ -116,6 +116,20 @@ export function lessonHint(checks: LessonMeta[], todos: StarterTodo[], o: TextOp
 		`${t.files}: ${files.join(', ')}`,
 		...own.map((todo) => `  ${todo.file}${todo.whole || todo.line === undefined ? '' : `:${todo.line}`}  TODO(${todo.lesson}): ${todo.hint}`),
 	].join('\n');
+}
+
+/**
+ * For a lesson asked for by number (npm run hint -- 4.2, watch mode): the lessons it requires that
+ * did not pass in the last run that reached them (results/progress.json), in one line to read first;
+ * undefined when there are none, or no run has reached them yet.
+ */
+export function requiresNotice(checks: LessonMeta[], earlier: EarlierRuns | undefined, o: TextOptions): string | undefined {
+	const unmet = [...new Set(checks.flatMap((m) => m.requires))].filter((r) => {
+		const status = earlier?.lessons[r];
+		return status !== undefined && status !== 'done' && status !== 'not-run';
+	});
+	if (!unmet.length || !checks.length) return undefined;
+	return painter(o.color)('yellow', texts(o.language).needsFirst(checks[0].id, unmet.join(', '), unmet.length > 1));
 }
 
 /**

@@ -9,7 +9,7 @@ import type { TestModule, Vitest } from 'vitest/node';
 import { badgeProblems, gradeOf, runnerResultProblems } from './grade.js';
 import { type Language, languageOf } from './i18n.js';
 import type { LessonMeta } from './lesson-meta.js';
-import { displayWidth, progressReport, progressTables, rerunRule } from './report-text.js';
+import { displayWidth, progressReport, progressTables, requiresNotice, rerunRule } from './report-text.js';
 import ProgressReporter, { PROGRESS_FILE } from './reporters/progress.js';
 import { type Manifest, MANIFEST } from './workspace.js';
 import { type CheckResult, lessonsOf, nextLesson, nextLessonId, runFailedBeforeLessons, unknownRequires, withEarlierRuns } from './results.js';
@@ -410,6 +410,38 @@ test('watch mode: a rule with the local time and the changed file before each re
 		const out = write.mock.calls.map(([s]) => String(s)).join('');
 		expect(out).toMatch(/^\n──── \d\d:\d\d:\d\d userspace\/hello\/hello\.c changed: running again ─+\n/);
 		expect(out.endsWith('\nWatching userspace/hello: save a file to run the lesson again (Ctrl-C stops).\n')).toBe(true);
+	} finally {
+		write.mockRestore();
+		rmSync(root, { recursive: true, force: true });
+	}
+});
+
+test('a lesson asked for whose required lessons did not pass in the last run says so first (hint, watch)', () => {
+	const m = [meta('4.3', { requires: ['4.1', '4.2'] })];
+	const en = { language: 'en', color: false } as const;
+	expect(requiresNotice(m, { lessons: { '4.1': 'failed', '4.2': 'blocked' } }, en)).toBe('4.3 needs 4.1, 4.2 first: they did not pass in your last run.');
+	expect(requiresNotice(m, { lessons: { '4.1': 'done', '4.2': 'failed' } }, en)).toBe('4.3 needs 4.2 first: it did not pass in your last run.');
+	expect(requiresNotice(m, { lessons: { '4.1': 'failed' } }, { language: 'ja', color: false })).toBe('4.3 の前に 4.1 を済ませてください: 前回の実行で合格していません。');
+	// done, or never reached by a run: nothing to say
+	expect(requiresNotice(m, { lessons: { '4.1': 'done' } }, en)).toBeUndefined();
+	expect(requiresNotice(m, undefined, en)).toBeUndefined();
+
+	// watch mode's report of 4.3 starts with it
+	const root = mkdtempSync(path.join(tmpdir(), 'lab-watch-'));
+	mkdirSync(path.join(root, 'results'));
+	writeFileSync(path.join(root, PROGRESS_FILE), JSON.stringify({ lessons: { '4.1': 'done', '4.2': 'failed' } }));
+	const reporter = new ProgressReporter({ language: 'en', only: '4.3' });
+	reporter.onInit({ config: { root } } as unknown as Vitest);
+	const module = {
+		project: { name: 'lessons' },
+		moduleId: path.join(root, 'specs/4.3.spec.ts'),
+		errors: () => [],
+		children: { allTests: () => [{ name: '4.3 Lesson 4.3', meta: () => ({ lesson: m[0] }), result: () => ({ state: 'failed', errors: [] }), diagnostic: () => ({ duration: 1 }) }] },
+	} as unknown as TestModule;
+	const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+	try {
+		reporter.onTestRunEnd([module], []);
+		expect(write.mock.calls.map(([s]) => String(s)).join('')).toMatch(/^\n4\.3 needs 4\.2 first: it did not pass in your last run\.\n\n✗ 4\.3 Lesson 4\.3/);
 	} finally {
 		write.mockRestore();
 		rmSync(root, { recursive: true, force: true });

@@ -188,6 +188,18 @@ describe("the student's runs", () => {
 		}
 		expect(ja.output).toMatch(/^2\.1 カーネルモジュールで.*\nヒント: .*\nファイル: kernel\/hello\/hello\.c\n {2}kernel\/hello\/hello\.c:\d+ {2}TODO\(2\.1\): /);
 		expect([...ja.output.matchAll(/hello\.c:(\d+) {2}TODO\(2\.1\)/g)].map((m) => Number(m[1]))).toEqual(lines);
+		// a lesson whose required lesson did not pass in the last run: that comes first
+		const progressFile = path.join(ws, 'results/progress.json');
+		const progress = read('results/progress.json');
+		writeFileSync(progressFile, JSON.stringify({ lessons: { '4.1': 'failed' } }));
+		let needs: ChildRun;
+		try {
+			needs = runIn(ws, 'tsx', ['curriculum/cli/hint.ts', '4.2']);
+		} finally {
+			writeFileSync(progressFile, progress);
+		}
+		expect(needs.status, needs.output).toBe(0);
+		expect(needs.output).toMatch(/^4\.2 needs 4\.1 first: it did not pass in your last run\.\n\n4\.2 /);
 		// extra arguments are not dropped in silence
 		expect(runIn(ws, 'tsx', ['curriculum/cli/hint.ts', '1.1', '2.1'])).toEqual({ status: 2, output: 'usage: npm run hint [-- <lesson>], e.g. npm run hint -- 2.3\n' });
 		expect(runIn(ws, 'tsx', ['curriculum/cli/watch.ts', '1.1b', 'extra'])).toEqual({ status: 2, output: 'usage: npm run watch -- <lesson>, e.g. npm run watch -- 2.3\n' });

@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Reporter, SerializedError, TestCase, TestModule, Vitest } from 'vitest/node';
 import { type Language, languageOf, texts } from '../i18n.js';
-import { type TextOptions, colorWanted, failureDetails, lessonHint, painter, progressReport, rerunRule, runFailedNotice } from '../report-text.js';
+import { type TextOptions, colorWanted, failureDetails, lessonHint, painter, progressReport, requiresNotice, rerunRule, runFailedNotice } from '../report-text.js';
 import { type CheckResult, type EarlierRuns, checksOf, lessonsOf, runFailedBeforeLessons, withEarlierRuns } from '../results.js';
 import { courseChecks, describeTampering, isStudentWorkspace, isUntouched, restoreSource, studentTodos, verifyWorkspace } from '../workspace.js';
 
@@ -123,6 +123,9 @@ export default class ProgressReporter implements Reporter {
 	 */
 	private reportOnly(root: string, ran: CheckResult[]): void {
 		const own = ran.filter((c) => c.meta.id === this.options.only && c.state !== 'not-run');
+		// first: a parent that did not pass last time is the likelier reason for a failure here
+		const needs = requiresNotice(own.map((c) => c.meta), readProgress(root), this.text);
+		if (needs) this.print(`${needs}\n`);
 		const failed = own.filter((c) => c.state === 'failed');
 		for (const c of failed) this.print(`${failureDetails(c, this.text, false)}\n`);
 		if (failed.length) this.print(`${lessonHint(failed.map((c) => c.meta), studentTodos(root), this.text)}\n`);
