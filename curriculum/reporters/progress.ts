@@ -65,6 +65,7 @@ export default class ProgressReporter implements Reporter {
 	/**
 	 * The report of a run. A run that broke before any lesson gets its errors and one line saying
 	 * so, and leaves results/progress.json alone: "not run" everywhere would blame the student's code.
+	 * A -t filter that selected no lesson, and changed course files in a workspace, fail the run.
 	 */
 	onTestRunEnd(modules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<Partial<SerializedError>>, reason?: 'passed' | 'failed' | 'interrupted'): void {
 		const root = this.vitest.config.root;
