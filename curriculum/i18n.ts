@@ -36,6 +36,10 @@ const text = {
 	hint: { en: 'Hint', ja: 'ヒント' },
 	files: { en: 'Files', ja: 'ファイル' },
 	failures: { en: 'What failed', ja: '失敗したもの' },
+	otherFailures: {
+		en: 'Other lessons that failed, first line only (npm run watch -- <lesson> shows a lesson in full, with its evidence):',
+		ja: 'ほかに失敗したレッスン（1 行目のみ。npm run watch -- <レッスン> で証拠を含めた全文が見られます）:',
+	},
 	expected: { en: 'Expected', ja: '期待' },
 	got: { en: 'Got', ja: '実際' },
 	consoleOf: { en: (guest: number, events: string) => `Kernel console of guest ${guest} (${events})`, ja: (guest: number, events: string) => `ゲスト ${guest} のカーネルコンソール (${events})` },

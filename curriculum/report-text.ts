@@ -169,18 +169,35 @@ export function failureDetails(check: CheckResult, o: TextOptions, withHint = tr
 	return out.join('\n');
 }
 
-/** The whole progress report: failures (not those of blocked lessons), tables, the next lesson. */
+/** A failure in one line: the check and the first line of what failed, cut to fit a terminal. */
+export function failureLine(check: CheckResult, o: TextOptions): string {
+	const first = (check.failure?.message ?? check.error ?? '').trim().split('\n')[0] ?? '';
+	const line = `✗ ${check.meta.id} ${check.meta.title[o.language]}: ${first}`;
+	return painter(o.color)('red', displayWidth(line) > BRIEF_WIDTH ? fitColumns(line, BRIEF_WIDTH).trimEnd() : line);
+}
+
+const BRIEF_WIDTH = 160;
+
+/**
+ * The whole progress report: failures (not those of blocked lessons), tables, the next lesson.
+ * Only the next lesson's failures come with their evidence; the others get a line each (on the
+ * starters every lesson fails: their evidence filled hundreds of lines above the tables).
+ */
 export function progressReport(lessons: LessonResult[], todos: StarterTodo[], o: TextOptions): string {
 	const t = texts(o.language);
 	const paint = painter(o.color);
 	const out: string[] = [];
-	const failed = lessons.filter((l) => l.status === 'failed').flatMap((l) => l.checks.filter((c) => c.state === 'failed'));
-	if (failed.length) {
+	const next = nextLesson(lessons);
+	const failedChecks = (ls: LessonResult[]) => ls.flatMap((l) => l.checks.filter((c) => c.state === 'failed'));
+	const failed = lessons.filter((l) => l.status === 'failed');
+	const inFull = failedChecks(failed.filter((l) => l.id === next?.id));
+	const brief = failedChecks(failed.filter((l) => l.id !== next?.id));
+	if (inFull.length || brief.length) {
 		out.push(paint('bold', t.failures), '');
-		for (const c of failed) out.push(failureDetails(c, o), '');
+		for (const c of inFull) out.push(failureDetails(c, o), '');
+		if (brief.length) out.push(t.otherFailures, ...brief.map((c) => `  ${failureLine(c, o)}`), '');
 	}
 	out.push(progressTables(lessons, o), '');
-	const next = nextLesson(lessons);
 	if (next) {
 		out.push(paint('bold', `${t.next}: ${next.id} ${next.title[o.language]}`), `  ${rerunCommands(next.id, o.language)}`);
 		const pending = next.checks.filter((c) => c.state !== 'passed').map((c) => c.meta);

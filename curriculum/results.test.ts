@@ -164,19 +164,28 @@ describe("the student's report", () => {
 	const lessons = lessonsOf(checks);
 	const todos = [{ lesson: '1.2', file: 'userspace/busyloop/busyloop.c', line: 10, hint: 'loop forever', whole: false }];
 
-	test('in English: failures with their evidence (not those of blocked lessons), tables, the next lesson', () => {
+	test('in English: the next lesson\'s failures with their evidence, the others (not blocked ones) in a line each, tables, the next lesson', () => {
 		const text = progressReport(lessons, todos, { language: 'en', color: false });
 		expect(text).toContain(
 			[
-				'✗ 2.1 Lesson 2.1  (specs/2.1.spec.ts)',
-				'  expected the module to print Hello world.',
+				'Other lessons that failed, first line only (npm run watch -- <lesson> shows a lesson in full, with its evidence):',
+				'  ✗ 2.1 Lesson 2.1: expected the module to print Hello world.',
+				'  ✗ 2.4 Lesson 2.4: second check',
+				'',
+			].join('\n'),
+		);
+		expect(text).not.toContain('✗ 2.1 Lesson 2.1  (specs/2.1.spec.ts)');
+		expect(text).toContain(
+			[
+				'✗ 1.2 Lesson 1.2  (specs/1.2.spec.ts)',
+				'  expected 1 to be 2',
 				"  Expected: 'Hello world.\\n'",
 				"  Got: ''",
 				'  Kernel console of guest 1 (oops in hello_init):',
 				'    | BUG: kernel NULL pointer dereference',
 				'    | RIP: hello_init',
 				'  Full console log: results/2.1-x/guest-1.console.log',
-				'  Hint: hint 2.1',
+				'  Hint: hint 1.2',
 			].join('\n'),
 		);
 		expect(text).not.toContain('blocked one');
@@ -198,6 +207,16 @@ describe("the student's report", () => {
 	test('a TODO whose comment the student removed is shown by its file alone', () => {
 		const gone = [{ lesson: '1.2', file: 'userspace/busyloop/busyloop.c', hint: 'loop forever', whole: false }];
 		expect(progressReport(lessons, gone, { language: 'en', color: false })).toMatch(/\n {4}userspace\/busyloop\/busyloop\.c {2}TODO\(1\.2\): loop forever$/);
+	});
+
+	test('a long first line is cut to fit a terminal', () => {
+		const long = lessonsOf([check('1.1', 'failed', { failure: failure('x'.repeat(400)) }), check('1.2', 'failed', { failure: failure('y') })]);
+		const line = progressReport(long, [], { language: 'en', color: false }).split('\n').find((l) => l.includes('✗ 1.2'))!;
+		expect(line).toBe('  ✗ 1.2 Lesson 1.2: y');
+		const ja = lessonsOf([check('1.1', 'failed', { failure: failure('y') }), check('1.2', 'failed', { failure: failure('あ'.repeat(200)) })]);
+		const cut = progressReport(ja, [], { language: 'ja', color: false }).split('\n').find((l) => l.includes('✗ 1.2'))!;
+		expect(cut.endsWith('…')).toBe(true);
+		expect(displayWidth(cut)).toBeLessThanOrEqual(162);
 	});
 
 	test('a failure outside any lesson body (a vitest timeout) still shows what vitest said', () => {

@@ -1,6 +1,6 @@
 // The student's reporter (npm test in a student workspace, npm run watch): a line per lesson test
-// as it finishes, then every failure with its evidence, a table per chapter, and the next lesson
-// with its hint. It keeps each lesson's latest status and points in results/progress.json for
+// as it finishes, then the next lesson's failures with their evidence (the others in a line each),
+// a table per chapter, and the next lesson with its hint. It keeps each lesson's latest status and points in results/progress.json for
 // `npm run hint` and for the lessons a filtered run (`-t 2.1`, one spec) does not reach, which the
 // tables show with their remembered status, marked as from an earlier run.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
