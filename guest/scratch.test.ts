@@ -40,7 +40,8 @@ test.each(['SIGINT', 'SIGTERM'] as const)('a process ended by %s (Ctrl-C) remove
 		stdio: ['ignore', 'pipe', 'inherit'],
 	});
 	const ended = new Promise<string>((resolve) => child.once('exit', (code, sig) => resolve(`${code ?? sig}`)));
-	await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => String(d).includes('made') && resolve()));
+	const made = new Promise<string>((resolve) => child.stdout.on('data', (d: Buffer) => String(d).includes('made') && resolve('made')));
+	expect(await Promise.race([made, ended]), 'the child made its folders (it did not exit first)').toBe('made');
 	expect(readdirSync(tmp).filter((f) => f.startsWith('lab-')).length, 'the child made its two folders').toBe(2);
 	child.kill(signal);
 	expect(await ended).toBe(signal);
