@@ -159,7 +159,8 @@ export function failureDetails(check: CheckResult, o: TextOptions, withHint = tr
 		return out.join('\n');
 	}
 	if (f.kind === 'harness') out.push(paint('yellow', `  ${t.failedOutsideLesson}`));
-	out.push(indent(f.message.trim(), '  '));
+	const message = f.expected !== undefined ? withoutAssertionSentence(f.message) : f.message.trim();
+	if (message) out.push(indent(message, '  '));
 	if (f.expected !== undefined) {
 		out.push(indent(`${t.expected}: ${f.expected}`, '  '), indent(`${t.got}: ${f.actual ?? 'undefined'}`, '  '));
 	}
@@ -169,19 +170,43 @@ export function failureDetails(check: CheckResult, o: TextOptions, withHint = tr
 	return out.join('\n');
 }
 
+/** How the assertion library's sentence begins (chai's wording). */
+const ASSERTION_SENTENCE = /^expected .+ (?:not )?to (?:be|equal|deeply equal|strictly equal|include|contain|match|have|satisfy|throw)\b/;
+
+/**
+ * The message without the sentence the assertion library appends to it ("…: expected '' to be
+ * 'Hello world.\n' // Object.is equality"): the Expected and Got lines that follow say the same, in
+ * the student's language.
+ */
+export function withoutAssertionSentence(message: string): string {
+	const lines = message.trim().split('\n');
+	const last = lines.at(-1) ?? '';
+	const at = last.startsWith('expected ') ? 0 : last.lastIndexOf(': expected ') + 2;
+	if (at < 2 && at !== 0) return message.trim();
+	if (!ASSERTION_SENTENCE.test(last.slice(at))) return message.trim();
+	lines[lines.length - 1] = last.slice(0, at).replace(/:\s*$/, '');
+	return lines.join('\n').trim();
+}
+
 /** A failure in one line: the check and the first line of what failed, cut to fit a terminal. */
 export function failureLine(check: CheckResult, o: TextOptions): string {
-	const first = (check.failure?.message ?? check.error ?? '').trim().split('\n')[0] ?? '';
+	const f = check.failure;
+	const message = f ? (f.expected !== undefined && withoutAssertionSentence(f.message)) || f.message : (check.error ?? '');
+	const first = message.trim().split('\n')[0] ?? '';
 	const line = `✗ ${check.meta.id} ${check.meta.title[o.language]}: ${first}`;
 	return painter(o.color)('red', displayWidth(line) > BRIEF_WIDTH ? fitColumns(line, BRIEF_WIDTH).trimEnd() : line);
 }
 
 const BRIEF_WIDTH = 160;
 
+/** Up to this many failed lessons in a run, each failure comes with its evidence. */
+const FULL_FAILURES_UP_TO = 3;
+
 /**
  * The whole progress report: failures (not those of blocked lessons), tables, the next lesson.
- * Only the next lesson's failures come with their evidence; the others get a line each (on the
- * starters every lesson fails: their evidence filled hundreds of lines above the tables).
+ * When this run failed more than FULL_FAILURES_UP_TO lessons (the starters fail all of them),
+ * only the next lesson's failures come with their evidence and the others get a line each: their
+ * evidence filled hundreds of lines above the tables. A run of one lesson (-t, watch) shows it.
  */
 export function progressReport(lessons: LessonResult[], todos: StarterTodo[], o: TextOptions): string {
 	const t = texts(o.language);
@@ -189,9 +214,11 @@ export function progressReport(lessons: LessonResult[], todos: StarterTodo[], o:
 	const out: string[] = [];
 	const next = nextLesson(lessons);
 	const failedChecks = (ls: LessonResult[]) => ls.flatMap((l) => l.checks.filter((c) => c.state === 'failed'));
-	const failed = lessons.filter((l) => l.status === 'failed');
-	const inFull = failedChecks(failed.filter((l) => l.id === next?.id));
-	const brief = failedChecks(failed.filter((l) => l.id !== next?.id));
+	// failed in this run: a lesson remembered from an earlier run has no checks that failed now
+	const failed = lessons.filter((l) => l.status === 'failed' && l.checks.some((c) => c.state === 'failed'));
+	const full = (l: LessonResult) => failed.length <= FULL_FAILURES_UP_TO || l.id === next?.id;
+	const inFull = failedChecks(failed.filter(full));
+	const brief = failedChecks(failed.filter((l) => !full(l)));
 	if (inFull.length || brief.length) {
 		out.push(paint('bold', t.failures), '');
 		for (const c of inFull) out.push(failureDetails(c, o), '');

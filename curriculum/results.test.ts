@@ -9,7 +9,7 @@ import type { TestModule, Vitest } from 'vitest/node';
 import { badgeProblems, gradeOf, runnerResultProblems } from './grade.js';
 import { type Language, languageOf } from './i18n.js';
 import type { LessonMeta } from './lesson-meta.js';
-import { displayWidth, progressReport, progressTables, requiresNotice, rerunRule } from './report-text.js';
+import { displayWidth, progressReport, withoutAssertionSentence, progressTables, requiresNotice, rerunRule } from './report-text.js';
 import ProgressReporter, { PROGRESS_FILE } from './reporters/progress.js';
 import { type Manifest, MANIFEST } from './workspace.js';
 import { type CheckResult, lessonsOf, nextLesson, nextLessonId, runFailedBeforeLessons, unknownRequires, withEarlierRuns } from './results.js';
@@ -164,21 +164,13 @@ describe("the student's report", () => {
 	const lessons = lessonsOf(checks);
 	const todos = [{ lesson: '1.2', file: 'userspace/busyloop/busyloop.c', line: 10, hint: 'loop forever', whole: false }];
 
-	test('in English: the next lesson\'s failures with their evidence, the others (not blocked ones) in a line each, tables, the next lesson', () => {
+	test('in English: failures with their evidence (not those of blocked lessons), tables, the next lesson', () => {
 		const text = progressReport(lessons, todos, { language: 'en', color: false });
-		expect(text).toContain(
-			[
-				'Other lessons that failed, first line only (npm run watch -- <lesson> shows a lesson in full, with its evidence):',
-				'  ✗ 2.1 Lesson 2.1: expected the module to print Hello world.',
-				'  ✗ 2.4 Lesson 2.4: second check',
-				'',
-			].join('\n'),
-		);
-		expect(text).not.toContain('✗ 2.1 Lesson 2.1  (specs/2.1.spec.ts)');
+		expect(text).toContain('✗ 2.1 Lesson 2.1  (specs/2.1.spec.ts)\n  expected the module to print Hello world.');
+		expect(text).not.toContain('Other lessons that failed');
 		expect(text).toContain(
 			[
 				'✗ 1.2 Lesson 1.2  (specs/1.2.spec.ts)',
-				'  expected 1 to be 2',
 				"  Expected: 'Hello world.\\n'",
 				"  Got: ''",
 				'  Kernel console of guest 1 (oops in hello_init):',
@@ -209,12 +201,28 @@ describe("the student's report", () => {
 		expect(progressReport(lessons, gone, { language: 'en', color: false })).toMatch(/\n {4}userspace\/busyloop\/busyloop\.c {2}TODO\(1\.2\): loop forever$/);
 	});
 
-	test('a long first line is cut to fit a terminal', () => {
-		const long = lessonsOf([check('1.1', 'failed', { failure: failure('x'.repeat(400)) }), check('1.2', 'failed', { failure: failure('y') })]);
-		const line = progressReport(long, [], { language: 'en', color: false }).split('\n').find((l) => l.includes('✗ 1.2'))!;
-		expect(line).toBe('  ✗ 1.2 Lesson 1.2: y');
-		const ja = lessonsOf([check('1.1', 'failed', { failure: failure('y') }), check('1.2', 'failed', { failure: failure('あ'.repeat(200)) })]);
-		const cut = progressReport(ja, [], { language: 'ja', color: false }).split('\n').find((l) => l.includes('✗ 1.2'))!;
+	test("the assertion library's own sentence leaves the message when Expected and Got follow", () => {
+		expect(withoutAssertionSentence("expected '' to be 'Hello world.\\n' // Object.is equality")).toBe('');
+		expect(withoutAssertionSentence('insmod should be killed by the oops (SIGKILL: 128 + 9): expected +0 to be 137 // Object.is equality')).toBe('insmod should be killed by the oops (SIGKILL: 128 + 9)');
+		expect(withoutAssertionSentence('gcc should warn; it printed:\nline 1\n: expected 0 to be greater than or equal to 5')).toBe('gcc should warn; it printed:\nline 1');
+		expect(withoutAssertionSentence('the module should print: expected nothing else')).toBe('the module should print: expected nothing else');
+		expect(withoutAssertionSentence('expected the module to print Hello world.')).toBe('expected the module to print Hello world.');
+	});
+
+	test('more than three failed lessons (the starters): the next one with its evidence, each other failure in a line, cut to fit a terminal', () => {
+		const many = (last: string) => lessonsOf(['1.1', '1.2', '1.3', '1.4'].map((id, i) => check(id, 'failed', { failure: failure(i === 3 ? last : `failure of ${id}`) })));
+		const text = progressReport(many('y'), [], { language: 'en', color: false });
+		expect(text).toContain('✗ 1.1 Lesson 1.1  (specs/1.1.spec.ts)\n  failure of 1.1\n');
+		expect(text).toContain(
+			[
+				'Other lessons that failed, first line only (npm run watch -- <lesson> shows a lesson in full, with its evidence):',
+				'  ✗ 1.2 Lesson 1.2: failure of 1.2',
+				'  ✗ 1.3 Lesson 1.3: failure of 1.3',
+				'  ✗ 1.4 Lesson 1.4: y',
+				'',
+			].join('\n'),
+		);
+		const cut = progressReport(many('あ'.repeat(200)), [], { language: 'ja', color: false }).split('\n').find((l) => l.includes('✗ 1.4'))!;
 		expect(cut.endsWith('…')).toBe(true);
 		expect(displayWidth(cut)).toBeLessThanOrEqual(162);
 	});
@@ -405,6 +413,18 @@ describe('the end of a run', () => {
 			expect(out.trim().split('\n').at(-1), 'and as the last line').toContain(warning);
 			expect(exitCode).toBe(1);
 		}
+		// and it is not remembered: hint and Next keep the last honest run
+		expect(reportEnd('en', '{"lessons":{"1.1":"failed"}}', [module], [], { manifest }).progress).toBe('{"lessons":{"1.1":"failed"}}');
+	});
+
+	test('a lesson run alone (-t 2.2) that fails while the lesson it requires did not pass last time says so first', () => {
+		const module = moduleOf([check('2.2', 'failed', { meta: { requires: ['2.1'] }, failure: failure('insmod failed') })]);
+		const { out } = reportEnd('en', '{"lessons":{"2.1":"failed"}}', [module], []);
+		expect(out.trimStart().startsWith('2.2 needs 2.1 first: it did not pass in your last run.'), out).toBe(true);
+		// when 2.1 passed last time, or ran in this same run, the tables say it all
+		expect(reportEnd('en', '{"lessons":{"2.1":"done"}}', [module], []).out).not.toContain('needs 2.1 first');
+		const both = moduleOf([check('2.1', 'failed', { failure: failure('x') }), check('2.2', 'failed', { meta: { requires: ['2.1'] }, failure: failure('y') })]);
+		expect(reportEnd('en', '{"lessons":{"2.1":"failed"}}', [both], []).out).not.toContain('needs 2.1 first');
 	});
 });
 

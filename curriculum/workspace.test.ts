@@ -149,8 +149,8 @@ describe("the student's runs", () => {
 	test('lesson 1.1 fails on the starter with what was expected, what happened, the log and the hint', () => {
 		expect(first.status, first.output).toBe(1);
 		expect(first.output).toContain(`  ✗ ${HELLO_TITLE}`);
-		expect(first.output).toContain(`✗ ${HELLO_TITLE}  (${HELLO_SPEC})\n  expected '' to be 'Hello world.\\n'`);
-		expect(first.output).toContain("  Expected: 'Hello world.\\n'\n  Got: ''");
+		// the assertion library's sentence says the same as Expected and Got: it is left out
+		expect(first.output).toContain(`✗ ${HELLO_TITLE}  (${HELLO_SPEC})\n  Expected: 'Hello world.\\n'\n  Got: ''`);
 		expect(first.output).toContain('  Full console log: results/1.1-hello-world-from-a-user-space-c-program/guest-1.console.log');
 		expect(first.output).toMatch(/^Chapter 1: User space {3}lessons 0\/\d+ {3}points 0\/\d+$/m);
 		expect(first.output).toMatch(/^ {2}· 2\.1 {3}.* \(not run\)$/m);

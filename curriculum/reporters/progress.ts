@@ -82,14 +82,33 @@ export default class ProgressReporter implements Reporter {
 			this.print(unmatched);
 			process.exitCode = 1;
 		} else if (this.options.only) this.reportOnly(root, ran);
-		else this.print(progressReport(withEarlierRuns(lessonsOf(courseChecks(root, ran)), readProgress(root)), studentTodos(root), this.text));
+		else {
+			for (const notice of this.unmetRequirements(root, ran)) this.print(`${notice}\n`);
+			this.print(progressReport(withEarlierRuns(lessonsOf(courseChecks(root, ran)), readProgress(root)), studentTodos(root), this.text));
+		}
 		if (tampered) {
 			this.print(`\n${tampered}`);
 			// the points above prove nothing: the run must not look like a success to a script or CI
 			process.exitCode = 1;
 		}
-		if (!broken && !unmatched) this.remember(root, ran);
+		// a run against changed course files proves nothing: hint and Next keep the last honest one
+		if (!broken && !unmatched && !tampered) this.remember(root, ran);
 		if (this.watching) this.print(`\n${this.watching}`);
+	}
+
+	/**
+	 * A filtered run (-t 4.2) of a lesson whose required lesson did not run now and did not pass
+	 * last time: the likelier reason for its failure, said first (the tables cannot show it blocked).
+	 */
+	private unmetRequirements(root: string, ran: CheckResult[]): string[] {
+		const ranNow = new Set(ran.filter((c) => c.state !== 'not-run').map((c) => c.meta.id));
+		const progress = readProgress(root);
+		const failedNow = [...new Set(ran.filter((c) => c.state === 'failed').map((c) => c.meta.id))];
+		return failedNow.flatMap((id) => {
+			const metas = ran.filter((c) => c.meta.id === id && c.state === 'failed' && c.meta.requires.every((r) => !ranNow.has(r))).map((c) => c.meta);
+			const notice = requiresNotice(metas, progress, this.text);
+			return notice ? [notice] : [];
+		});
 	}
 
 	/**
