@@ -93,7 +93,7 @@ export class LabGuest extends Guest {
 		);
 		await this.waitUntil(what, async () => {
 			if (ready.test(running.output())) return true;
-			if (ended) throw new GuestError(`${command} ended (${ended}) before ${what}:\n${running.output()}`, this.events(), this.console);
+			if (ended) throw new GuestError(`${command} ended (${ended}) while waiting for ${what}:\n${running.output()}`, this.events(), this.console);
 			return undefined;
 		}, tcgMs);
 		return { ...running, pidNumber: await running.pid };

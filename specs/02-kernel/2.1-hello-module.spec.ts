@@ -1,6 +1,9 @@
 import { expect } from 'vitest';
 import { lesson } from '../../guest/lesson.js';
 
+/** Why a line that was printed may be missing: printk keeps a line without its newline open. */
+const UNFINISHED = ' (a pr_info() whose text does not end in "\\n" stays unfinished, unseen by dmesg, until the next message)';
+
 lesson(
 	{
 		id: '2.1',
@@ -17,12 +20,12 @@ lesson(
 		expect(load.module.build.warnings, 'the module should build without warnings').toEqual([]);
 		expect(load.status, `insmod failed: ${load.output}`).toBe(0);
 		// pr_fmt prefixes every line with the module name: moduleLog() keeps the "hello: " lines
-		expect(await guest.moduleLog('hello'), 'the kernel log lines of the module after insmod').toContain('Hello world.');
+		expect(await guest.moduleLog('hello'), `the kernel log lines of the module after insmod${UNFINISHED}`).toContain('Hello world.');
 		expect((await guest.run('grep -c "^hello " /proc/modules')).stdout.trim()).toBe('1');
 
 		const unload = await guest.rmmod('hello');
 		expect(unload.status, `rmmod failed: ${unload.output}`).toBe(0);
-		expect(await guest.moduleLog('hello'), 'the kernel log lines of the module after rmmod').toContain('Goodbye world.');
+		expect(await guest.moduleLog('hello'), `the kernel log lines of the module after rmmod${UNFINISHED}`).toContain('Goodbye world.');
 		expect(guest).not.toHaveKernelEvent('oops');
 	},
 );
