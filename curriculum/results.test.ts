@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, test, vi } from 'vitest';
-import type { TestModule, Vitest } from 'vitest/node';
+import type { TestCase, TestModule, Vitest } from 'vitest/node';
 import { badgeProblems, gradeOf, runnerResultProblems } from './grade.js';
 import { type Language, languageOf } from './i18n.js';
 import type { LessonMeta } from './lesson-meta.js';
@@ -426,6 +426,20 @@ describe('the end of a run', () => {
 		const both = moduleOf([check('2.1', 'failed', { failure: failure('x') }), check('2.2', 'failed', { meta: { requires: ['2.1'] }, failure: failure('y') })]);
 		expect(reportEnd('en', '{"lessons":{"2.1":"failed"}}', [both], []).out).not.toContain('needs 2.1 first');
 	});
+});
+
+test('the line of each finished test: a failure whose required lesson failed earlier in the run is shown blocked, as the tables show it', () => {
+	const reporter = new ProgressReporter({ language: 'en' });
+	const testCase = (c: CheckResult) => ({ meta: () => ({ lesson: c.meta }), result: () => ({ state: c.state }), diagnostic: () => ({ duration: 1500 }) }) as unknown as TestCase;
+	const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+	try {
+		for (const c of [check('2.1', 'failed'), check('2.2', 'failed', { meta: { requires: ['2.1'] } }), check('2.4', 'passed', { meta: { requires: ['2.1'] } }), check('3.1', 'failed', { meta: { requires: ['1.1'] } })]) reporter.onTestCaseResult(testCase(c));
+		expect(write.mock.calls.map(([s]) => String(s)).join('')).toBe(
+			['  ✗ 2.1 Lesson 2.1 (1.5 s)', '  ⊘ 2.2 Lesson 2.2 (1.5 s, blocked by 2.1)', '  ✓ 2.4 Lesson 2.4 (1.5 s)', '  ✗ 3.1 Lesson 3.1 (1.5 s)', ''].join('\n'),
+		);
+	} finally {
+		write.mockRestore();
+	}
 });
 
 test('watch mode: a rule with the local time and the changed file before each rerun, and the watching line again after it', () => {

@@ -54,12 +54,19 @@ export default class ProgressReporter implements Reporter {
 		this.vitest = vitest;
 	}
 
+	/** Lessons with a failed test so far in this run: a later failure that requires one is shown as blocked, as the tables will. */
+	private readonly failedSoFar = new Set<string>();
+
 	onTestCaseResult(test: TestCase): void {
 		const meta = test.meta().lesson;
 		const { state } = test.result();
 		if (!meta || (state !== 'passed' && state !== 'failed')) return;
 		const seconds = ((test.diagnostic()?.duration ?? 0) / 1000).toFixed(1);
-		this.print(`  ${state === 'passed' ? '✓' : '✗'} ${meta.id} ${meta.title[this.language]} (${seconds} s)`);
+		const blockers = state === 'failed' ? meta.requires.filter((r) => this.failedSoFar.has(r)) : [];
+		if (state === 'failed') this.failedSoFar.add(meta.id);
+		const mark = state === 'passed' ? '✓' : blockers.length ? '⊘' : '✗';
+		const why = blockers.length ? `, ${texts(this.language).blockedBy(blockers.join(', '))}` : '';
+		this.print(`  ${mark} ${meta.id} ${meta.title[this.language]} (${seconds} s${why})`);
 	}
 
 	/**
