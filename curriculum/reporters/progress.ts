@@ -1,8 +1,9 @@
 // The student's reporter (npm test in a student workspace, npm run watch): a line per lesson test
-// as it finishes, then the next lesson's failures with their evidence (the others in a line each),
-// a table per chapter, and the next lesson with its hint. It keeps each lesson's latest status and points in results/progress.json for
-// `npm run hint` and for the lessons a filtered run (`-t 2.1`, one spec) does not reach, which the
-// tables show with their remembered status, marked as from an earlier run.
+// as it finishes, then the failures with their evidence (after a run that failed many lessons, the
+// next lesson's only, the others in a line each), a table per chapter, and the next lesson with its
+// hint. It keeps each lesson's latest status and points in results/progress.json for `npm run hint`
+// and for the lessons a filtered run (`-t 2.1`, one spec) does not reach, which the tables show
+// with their remembered status, marked as from an earlier run.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Reporter, SerializedError, TestCase, TestModule, Vitest } from 'vitest/node';
@@ -104,8 +105,9 @@ export default class ProgressReporter implements Reporter {
 	}
 
 	/**
-	 * A filtered run (-t 4.2) of a lesson whose required lesson did not run now and did not pass
-	 * last time: the likelier reason for its failure, said first (the tables cannot show it blocked).
+	 * A filtered run (-t 4.2, watch mode) of a lesson whose required lesson did not run now and did
+	 * not pass last time: the likelier reason for its failure, said first (the tables cannot show it
+	 * blocked). One notice per failed lesson.
 	 */
 	private unmetRequirements(root: string, ran: CheckResult[]): string[] {
 		const ranNow = new Set(ran.filter((c) => c.state !== 'not-run').map((c) => c.meta.id));
@@ -151,8 +153,7 @@ export default class ProgressReporter implements Reporter {
 	private reportOnly(root: string, ran: CheckResult[]): void {
 		const own = ran.filter((c) => c.meta.id === this.options.only && c.state !== 'not-run');
 		// first: a parent that did not pass last time is the likelier reason for a failure here
-		const needs = requiresNotice(own.map((c) => c.meta), readProgress(root), this.text);
-		if (needs) this.print(`${needs}\n`);
+		for (const notice of this.unmetRequirements(root, own)) this.print(`${notice}\n`);
 		const failed = own.filter((c) => c.state === 'failed');
 		for (const c of failed) this.print(`${failureDetails(c, this.text, false)}\n`);
 		if (failed.length) this.print(`${lessonHint(failed.map((c) => c.meta), studentTodos(root), this.text)}\n`);
