@@ -181,9 +181,10 @@ const ASSERTION_SENTENCE = /^expected .+ (?:not )?to (?:be|equal|deeply equal|st
 export function withoutAssertionSentence(message: string): string {
 	const lines = message.trim().split('\n');
 	const last = lines.at(-1) ?? '';
-	const at = last.startsWith('expected ') ? 0 : last.lastIndexOf(': expected ') + 2;
-	if (at < 2 && at !== 0) return message.trim();
-	if (!ASSERTION_SENTENCE.test(last.slice(at))) return message.trim();
+	// where the sentence starts: the whole line, or after the last ": "
+	const after = last.lastIndexOf(': expected ');
+	const at = last.startsWith('expected ') ? 0 : after >= 0 ? after + 2 : -1;
+	if (at < 0 || !ASSERTION_SENTENCE.test(last.slice(at))) return message.trim();
 	lines[lines.length - 1] = last.slice(0, at).replace(/:\s*$/, '');
 	return lines.join('\n').trim();
 }
