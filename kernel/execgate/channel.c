@@ -199,7 +199,6 @@ int execgate_decide(struct linux_binprm *bprm, const char *path)
 	}
 	INIT_LIST_HEAD(&q.link);
 	init_completion(&q.settled);
-	q.asked_at = ktime_get_ns();
 	outcome = ask_relay(&q);
 	switch (outcome) {
 	case OUTCOME_ALLOW:
