@@ -8,7 +8,7 @@ import { createVitest } from 'vitest/node';
 import { COLLECT_ONLY_ENV } from '../guest/global-setup.js';
 import { compareLessonIds } from './lesson-id.js';
 import { checksOf } from './results.js';
-import type { CatalogueCheck } from './workspace.js';
+import { type CatalogueCheck, isStudentWorkspace, readManifest } from './workspace.js';
 
 /**
  * The lesson specs, as a vitest file filter: collecting or watching must not import the
@@ -36,6 +36,11 @@ export async function collectCatalogue(root: string): Promise<CatalogueCheck[]> 
 		if (before === undefined) delete process.env[COLLECT_ONLY_ENV];
 		else process.env[COLLECT_ONLY_ENV] = before;
 	}
+}
+
+/** The lessons of `root`: a student workspace's manifest, else a collection of the course's specs. */
+export async function lessonCatalogue(root: string): Promise<CatalogueCheck[]> {
+	return isStudentWorkspace(root) ? readManifest(root).checks : collectCatalogue(root);
 }
 
 /** The lesson ids of a catalogue, in course order, each once. */

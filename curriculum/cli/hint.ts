@@ -6,13 +6,13 @@
 // collected from the specs, in collect-only mode (no guest boots). An id that is not a lesson's is
 // a usage error (status 2) that lists the lessons; more than one argument is a usage error too.
 import { repoRoot } from '../../guest/paths.js';
-import { collectCatalogue, lessonIds } from '../catalogue.js';
+import { lessonCatalogue, lessonIds } from '../catalogue.js';
 import { languageOf, texts } from '../i18n.js';
 import { isLessonId } from '../lesson-id.js';
 import { colorWanted, lessonHint, requiresNotice } from '../report-text.js';
 import { nextLessonId } from '../results.js';
 import { readProgress } from '../reporters/progress.js';
-import { isStudentWorkspace, readManifest, studentTodos } from '../workspace.js';
+import { studentTodos } from '../workspace.js';
 import { USAGE, UserError, runCommand } from './user-error.js';
 
 await runCommand(async () => {
@@ -23,7 +23,7 @@ await runCommand(async () => {
 	// one lesson at most: a second argument would be dropped without a word
 	if (args.length > 1 || (asked !== undefined && !isLessonId(asked))) throw new UserError(t.usageHint, USAGE);
 
-	const checks = isStudentWorkspace(repoRoot) ? readManifest(repoRoot).checks : await collectCatalogue(repoRoot);
+	const checks = await lessonCatalogue(repoRoot);
 	const ids = lessonIds(checks);
 	if (asked !== undefined && !ids.includes(asked)) throw new UserError(t.noSuchLesson(asked, ids.join(', ')), USAGE);
 	const progress = readProgress(repoRoot);

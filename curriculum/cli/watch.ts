@@ -6,13 +6,12 @@
 import path from 'node:path';
 import { createVitest } from 'vitest/node';
 import { repoRoot, sourceRoot } from '../../guest/paths.js';
-import { LESSON_SPECS, collectCatalogue, lessonIds } from '../catalogue.js';
+import { LESSON_SPECS, lessonCatalogue, lessonIds } from '../catalogue.js';
 import { languageOf, texts } from '../i18n.js';
 import { isLessonId } from '../lesson-id.js';
 import { lessonTestPattern } from '../report-text.js';
 import ProgressReporter from '../reporters/progress.js';
 import { checksOf } from '../results.js';
-import { isStudentWorkspace, readManifest } from '../workspace.js';
 import { REFUSED, USAGE, UserError, runCommand } from './user-error.js';
 
 await runCommand(async () => {
@@ -21,7 +20,7 @@ await runCommand(async () => {
 	const id = args[0];
 	// one lesson exactly: a second argument would be dropped without a word
 	if (args.length !== 1 || id === undefined || !isLessonId(id)) throw new UserError(t.usageWatch, USAGE);
-	const ids = lessonIds(isStudentWorkspace(repoRoot) ? readManifest(repoRoot).checks : await collectCatalogue(repoRoot));
+	const ids = lessonIds(await lessonCatalogue(repoRoot));
 	if (!ids.includes(id)) throw new UserError(t.noSuchLesson(id, ids.join(', ')), USAGE);
 
 	/** Filled after the first run: the lesson's spec files and the folders of its student files. */
